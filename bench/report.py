@@ -1,0 +1,180 @@
+"""Tables, plots and report.md for a run, rebuilt from its stored cells alone."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from bench.store import atomic_write, results_frame, write_tables  # noqa: E402
+
+STATUS_MARKERS = {  # how each outcome is drawn over the model's line
+    "solved": ("o", "solved"),
+    "unsolved": ("o", "budget hit (unsolved)"),
+    "timeout": ("s", "time limit hit"),
+    "diverged": ("X", "diverged"),
+    "failed": ("X", "failed"),
+}
+STATUS_MARKS = {"solved": "✓", "unsolved": "budget", "timeout": "time", "diverged": "✗ diverged",
+                "failed": "✗ failed"}
+
+
+def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[str, Any]) -> pd.DataFrame:
+    """Write results.csv/.parquet, plots/ and report.md for `records` into `run_dir`."""
+    frame = results_frame(records)
+    write_tables(run_dir, frame)
+    if len(frame):
+        plot_accuracy_vs_length(frame, run_dir / "plots" / "accuracy_vs_length")
+    atomic_write(run_dir / "report.md", markdown_report(frame, manifest).encode())
+    return frame
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, model, length): seed mean and spread, status counts, steps to solve."""
+    groups = frame.groupby(["task", "model", "length"], sort=True)
+    summary = groups.agg(
+        seeds=("seed", "count"), accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
+        accuracy_min=("accuracy", "min"), accuracy_max=("accuracy", "max"),
+        solved=("solved", "sum"), steps_to_solve=("steps_to_solve", "median"),
+        chance_accuracy=("chance_accuracy", "first"), at_chance=("at_chance", "all"),
+        steps_budget=("steps_budget", "first"),
+    )
+    summary["statuses"] = groups["status"].agg(lambda s: ",".join(sorted(set(s))))
+    return summary.reset_index()
+
+
+def cell_text(row: pd.Series) -> str:
+    """`✓ 0.995 ±0.003 (3/3 solved, 1,100 steps)` or `0.084 ≈chance, budget 4,000` for a grid cell."""
+    statuses = row["statuses"].split(",")
+    if all(s in ("failed", "diverged") for s in statuses):
+        return " / ".join(STATUS_MARKS[s] for s in statuses)
+    accuracy = "n/a" if pd.isna(row["accuracy"]) else f"{row['accuracy']:.3f}"
+    spread = f" ±{row['accuracy_sd']:.3f}" if row["seeds"] > 1 and pd.notna(row["accuracy_sd"]) else ""
+    parts = []
+    if row["solved"]:
+        parts.append(f"{int(row['solved'])}/{row['seeds']} solved, {int(row['steps_to_solve']):,} steps")
+    if row["at_chance"]:
+        parts.append("≈chance")
+    if "unsolved" in statuses:
+        parts.append(f"budget {int(row['steps_budget']):,} hit")
+    parts += [STATUS_MARKS[s] for s in statuses if s in ("timeout", "diverged", "failed")]
+    mark = "✓ " if row["solved"] == row["seeds"] else ""
+    return f"{mark}{accuracy}{spread}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
+    """report.md: header with provenance, a model x length grid per task, then every cell."""
+    lines = [f"# bench run `{manifest.get('name', '')}`", "", *_header_lines(manifest), ""]
+    if frame.empty:
+        return "\n".join(lines + ["No finished cells yet."]) + "\n"
+    summary = summarize(frame)
+    for task, cells in frame.groupby("task", sort=True):
+        first = cells.iloc[0]
+        lines += [f"## {task} (version {first['task_version']})", "",
+                  f"Chance: accuracy {first['chance_accuracy']:.4f}; solved when {first['solve_criterion']}. "
+                  "Cells show held-out accuracy on the scored positions (mean over seeds ± sd).", "",
+                  _grid_table(summary[summary["task"] == task]), ""]
+    lines += ["## All cells", "", _cells_table(frame), ""]
+    return "\n".join(lines)
+
+
+def _header_lines(manifest: dict[str, Any]) -> list[str]:
+    env = manifest.get("environment", {})
+    sweep = manifest.get("sweep", {})
+    train = sweep.get("train", {})
+    libraries = ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items() if v)
+    return [
+        f"- command: `{' '.join(manifest.get('argv', []))}`",
+        f"- device: {sweep.get('device')}; hidden {sweep.get('model_config', {}).get('hidden')}, "
+        f"budget {train.get('steps')} steps of batch {train.get('batch_size')}, lr {train.get('lr')}, "
+        f"clip {train.get('clip')}, eval on {train.get('eval_size')} held-out sequences every "
+        f"{train.get('eval_every')} steps",
+        f"- code: {env.get('git_commit') or 'unknown commit'}; {libraries}; Python {env.get('python')}",
+        f"- cells: {manifest.get('finished', 0)} of {len(manifest.get('cells', []))} finished",
+    ]
+
+
+def _grid_table(summary: pd.DataFrame) -> str:
+    grid = summary.assign(text=summary.apply(cell_text, axis=1)).pivot(
+        index="model", columns="length", values="text")
+    grid.columns = [f"L={length}" for length in grid.columns]
+    return _plain_markdown(grid.fillna("—"))
+
+
+def _cells_table(frame: pd.DataFrame) -> str:
+    columns = ["model", "length", "seed", "status", "accuracy", "chance_accuracy", "loss", "chance_loss",
+               "loss_ratio", "steps", "steps_to_solve", "seconds"]
+    table = frame.sort_values(["task", "model", "length", "seed"])[["task", *columns]].set_index("task")
+    return _plain_markdown(table.round(4))
+
+
+def _plain_markdown(table: pd.DataFrame) -> str:
+    header = [table.index.name or "", *map(str, table.columns)]
+    rows = [[str(index), *("" if pd.isna(v) else str(v) for v in values)]
+            for index, values in zip(table.index, table.itertuples(index=False))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def plot_accuracy_vs_length(frame: pd.DataFrame, stem: Path) -> None:
+    """Accuracy against dependency length: a panel per task, a line per model, the seed range as a band,
+    chance as a dashed line, and each cell's outcome as a marker so nothing is silently missing."""
+    task_names = sorted(frame["task"].unique())
+    figure, axes = plt.subplots(1, len(task_names), figsize=(5.2 * len(task_names), 4.2), squeeze=False)
+    palette = dict(zip(sorted(frame["model"].unique()), sns.color_palette("colorblind")))
+    for axis, task in zip(axes[0], task_names):
+        _plot_task(axis, frame[frame["task"] == task], task, palette)
+    figure.legend(handles=_legend_handles(palette, frame), loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  frameon=False)
+    figure.tight_layout()
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".svg"):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=suffix[1:], dpi=130, bbox_inches="tight",
+                       metadata={"Date": None} if suffix == ".svg" else None)
+        atomic_write(stem.with_suffix(suffix), buffer.getvalue())
+    plt.close(figure)
+
+
+def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
+    # failed or diverged-before-any-eval cells have no accuracy: draw them at 0 so they stay visible
+    cells = cells.assign(shown=cells["accuracy"].fillna(0.0))
+    sns.lineplot(data=cells, x="length", y="shown", hue="model", palette=palette, errorbar=("pi", 100),
+                 ax=axis, legend=False, linewidth=1.6)
+    for (model, status), group in cells.groupby(["model", "status"]):
+        marker, _ = STATUS_MARKERS[status]
+        hollow = status in ("unsolved", "timeout")
+        axis.scatter(group["length"], group["shown"], marker=marker, s=46, zorder=3,
+                     facecolors="white" if hollow else palette[model], edgecolors=palette[model],
+                     linewidths=1.4)
+    first = cells.iloc[0]
+    axis.axhline(first["chance_accuracy"], color="0.35", linestyle="--", linewidth=1.1)
+    axis.set_xscale("log")
+    lengths = sorted(cells["length"].unique())
+    axis.set_xticks(lengths, [str(length) for length in lengths])
+    axis.minorticks_off()
+    axis.set_ylim(-0.03, 1.03)
+    axis.set_title(f"{task} (v{first['task_version']}), solved: {first['solve_criterion']}", fontsize=10)
+    axis.set_xlabel("dependency length L (log scale)")
+    axis.set_ylabel("held-out accuracy, scored positions")
+
+
+def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame) -> list[Line2D]:
+    handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
+    handles.append(Line2D([], [], color="0.35", linestyle="--", label="chance"))
+    for status in sorted(set(frame["status"]), key=list(STATUS_MARKERS).index):
+        marker, label = STATUS_MARKERS[status]
+        hollow = status in ("unsolved", "timeout")
+        handles.append(Line2D([], [], marker=marker, linestyle="", color="0.2", label=label,
+                              markerfacecolor="white" if hollow else "0.2"))
+    if len(frame["seed"].unique()) > 1:
+        handles.append(Line2D([], [], color="0.7", linewidth=6, alpha=0.5, label="range over seeds"))
+    return handles

@@ -1,0 +1,122 @@
+"""run_sweep: the library function behind `bench run` (the CLI only parses and calls it).
+
+Flow: expand the sweep into cells, skip cells already stored, train the rest through an executor,
+store each result atomically as it arrives, then rebuild the run's tables, plots and report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import tasks
+from bench import models, provenance
+from bench.executors import Executor, InProcessExecutor
+from bench.progress import Display
+from bench.report import build_report
+from bench.store import Store, write_json
+from bench.sweep import Cell, Sweep
+
+BYTES_PER_FLOAT = 4
+
+
+class SweepTooLarge(ValueError):
+    """A cell would not fit in memory; the message says how to shrink the sweep."""
+
+
+@dataclass
+class RunSummary:
+    """What one `run_sweep` did."""
+
+    run_dir: Path
+    records: list[dict[str, Any]]
+    computed: int
+    reused: int
+
+    @property
+    def failed(self) -> int:
+        return sum(record["status"] == "failed" for record in self.records)
+
+
+def estimate_cell_bytes(cell: Cell) -> int:
+    """A generous estimate of one cell's peak memory: activations kept for backward, the eval chunk,
+    and the held-out set."""
+    task, budget, size = tasks.get(cell.task), cell.train, cell.model_config
+    steps = task.seq_len(cell.length)
+    per_step = size.layers * size.hidden * models.state_floats_per_step(cell.model) + task.n_inputs + 3 * task.n_outputs
+    training = 2 * budget.batch_size * steps * per_step * BYTES_PER_FLOAT
+    evaluation = min(budget.eval_size, 250) * steps * (2 * size.hidden + task.n_inputs + task.n_outputs) * BYTES_PER_FLOAT
+    input_bytes = 8 if task.inputs == "tokens" else task.n_inputs * BYTES_PER_FLOAT
+    held_out = budget.eval_size * steps * (input_bytes + 8 + 1)
+    return training + evaluation + held_out
+
+
+def available_bytes(device: str) -> int:
+    """Memory a cell may use on `device`: most of a GPU, or the machine's available memory."""
+    if device.startswith("cuda"):
+        return int(0.9 * torch.cuda.get_device_properties(torch.device(device)).total_memory)
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(sweep: Sweep) -> None:
+    """Refuse a sweep with a cell that cannot fit, before anything is written."""
+    limit = available_bytes(sweep.device)
+    largest = max(sweep.expand(), key=estimate_cell_bytes)
+    need = estimate_cell_bytes(largest)
+    if need > limit:
+        raise SweepTooLarge(
+            f"cell {largest.label()} needs about {need / 2**30:.1f} GiB but {sweep.device} has "
+            f"{limit / 2**30:.1f} GiB available; use shorter --lengths, a smaller --batch-size or --hidden")
+
+
+def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
+              progress: bool = True) -> RunSummary:
+    """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report."""
+    cells = sweep.expand()
+    run_dir = store.run_dir(name or sweep.default_name())
+    manifest = _manifest(sweep, run_dir.name, cells)
+    write_json(run_dir / "manifest.json", manifest)
+    todo = [cell for cell in cells if store.load_cell(cell.key) is None]
+    try:
+        with Display(len(cells), len(cells) - len(todo), sweep.train.steps, progress) as display:
+            for record in (executor or InProcessExecutor()).map(todo, display.step):
+                store.save_cell(record)
+                display.finished(record)
+    finally:  # also on Ctrl-C: the run's tables describe what did finish
+        records = store.load_cells(cell.key for cell in cells)
+        manifest.update(finished=len(records), updated=time.time())
+        write_json(run_dir / "manifest.json", manifest)
+        build_report(run_dir, records, manifest)
+    return RunSummary(run_dir, records, computed=len(todo), reused=len(cells) - len(todo))
+
+
+def rebuild_report(run_dir: Path, store: Store) -> list[dict[str, Any]]:
+    """`bench report`: rebuild a run's tables, plots and report from its stored cells, no training."""
+    manifest = _read_manifest(run_dir)
+    records = store.load_cells(manifest["cells"])
+    manifest["finished"] = len(records)
+    build_report(run_dir, records, manifest)
+    return records
+
+
+def _manifest(sweep: Sweep, name: str, cells: list[Cell]) -> dict[str, Any]:
+    return {
+        "name": name, "created": time.time(), "argv": provenance.argv(), "sweep": sweep.to_dict(),
+        "cells": [cell.key for cell in cells], "finished": 0, "environment": provenance.environment(),
+        "task_versions": {task: tasks.get(task).version for task in sweep.tasks},
+    }
+
+
+def _read_manifest(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "manifest.json").read_text())

@@ -1,0 +1,117 @@
+"""Results on disk, no server: immutable content-addressed cell files and per-run tables.
+
+    ROOT/cells/ab/abcdef....json   one finished cell: record, learning curve, provenance, checksum
+    ROOT/runs/NAME/                manifest.json, results.csv, results.parquet, report.md, plots/
+
+Every file is written to a temporary file in its own folder, fsynced, then renamed over the target, so
+a reader sees the old file or the new one, never half of one. Cells are shared between runs: a cell
+that exists is never computed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+SCHEMA = 1
+NESTED = ("curve", "provenance")  # kept in the cell file, left out of the flat tables
+OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that no reader ever sees a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def canonical_json(data: Any) -> bytes:
+    """Sorted, compact JSON: the bytes a checksum is taken over."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
+
+
+class Store:
+    """The results root: cells shared by all runs, and one folder per run."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def cell_path(self, key: str) -> Path:
+        return self.root / "cells" / key[:2] / f"{key}.json"
+
+    def run_dir(self, name: str) -> Path:
+        return self.root / "runs" / name
+
+    def save_cell(self, record: dict[str, Any]) -> Path:
+        """Store one finished cell atomically, with a checksum of its content."""
+        body = {"schema": SCHEMA, "record": record}
+        body["sha256"] = hashlib.sha256(canonical_json(body)).hexdigest()
+        path = self.cell_path(record["key"])
+        atomic_write(path, json.dumps(body, indent=1, sort_keys=True).encode())
+        return path
+
+    def load_cell(self, key: str) -> dict[str, Any] | None:
+        """The stored record of `key`; None if absent. A corrupt file is set aside and reported."""
+        path = self.cell_path(key)
+        try:
+            body = json.loads(path.read_bytes())
+            checksum = body.pop("sha256")
+            if hashlib.sha256(canonical_json(body)).hexdigest() != checksum or body["schema"] != SCHEMA:
+                raise ValueError("checksum or schema mismatch")
+            return body["record"]
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as error:
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            os.replace(path, aside)
+            print(f"warning: corrupt cell file {path} ({error}); moved to {aside.name}, will recompute",
+                  file=sys.stderr)
+            return None
+
+    def load_cells(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """The stored records among `keys`, in that order."""
+        return [record for record in map(self.load_cell, keys) if record is not None]
+
+
+def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per cell, without the nested curve and provenance."""
+    rows = [{k: v for k, v in record.items() if k not in NESTED} for record in records]
+    frame = pd.DataFrame(rows)
+    if "task_params" in frame:
+        frame["task_params"] = frame["task_params"].map(lambda p: json.dumps(p, sort_keys=True))
+    for column in OPTIONAL_INTEGERS:
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")  # missing stays missing, not a float NaN
+    if "error" in frame:
+        frame["error"] = frame["error"].map(lambda e: e.splitlines()[0] if isinstance(e, str) else e)
+    return frame
+
+
+def write_tables(run_dir: Path, frame: pd.DataFrame) -> None:
+    """results.csv and results.parquet, each written atomically."""
+    atomic_write(run_dir / "results.csv", frame.to_csv(index=False).encode())
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    atomic_write(run_dir / "results.parquet", buffer.getvalue())
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Pretty JSON, written atomically."""
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str).encode())

@@ -1,0 +1,113 @@
+"""The frozen spec of a run (Sweep), its cells, and their content-addressed keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import tasks
+
+PROTOCOL = 1  # bump when the training loop changes what numbers a cell produces
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training budget and optimiser settings shared by every cell of a sweep."""
+
+    steps: int = 4000  # optimizer steps budget
+    batch_size: int = 64
+    lr: float = 1e-3
+    clip: float = 1.0  # gradient-norm clipping; 0 disables it
+    eval_every: int = 100  # optimizer steps between held-out evaluations
+    eval_size: int = 1000  # held-out sequences from the eval split
+    time_limit: float = 0.0  # seconds per cell; 0 means none
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model size shared by every model of a sweep."""
+
+    hidden: int = 128
+    layers: int = 1
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (task, length, model, seed) training run."""
+
+    task: str
+    length: int
+    model: str
+    seed: int
+    model_config: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    device: str = "cpu"  # a concrete device: cpu, cuda, cuda:N
+
+    @property
+    def device_kind(self) -> str:
+        """cpu or cuda: what can change the numbers, unlike which GPU ran it."""
+        return self.device.split(":")[0]
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that can change the cell's numbers, as plain data."""
+        return {
+            "protocol": PROTOCOL,
+            "task": tasks.get(self.task).identity(),
+            "length": self.length,
+            "model": {"name": self.model, **asdict(self.model_config)},
+            "train": asdict(self.train),
+            "seed": self.seed,
+            "device": self.device_kind,
+        }
+
+    @property
+    def key(self) -> str:
+        """A stable content hash of `identity()`: equal keys mean equal results."""
+        return content_hash(self.identity())
+
+    def label(self) -> str:
+        """Short human name: `adding L=50 gru seed=0`."""
+        return f"{self.task} L={self.length} {self.model} seed={self.seed}"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What a `bench run` computes: every task x length x model x seed."""
+
+    tasks: tuple[str, ...]
+    lengths: tuple[int, ...]
+    models: tuple[str, ...] = ("rnn", "lstm", "gru")
+    seeds: tuple[int, ...] = (0,)
+    model_config: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    device: str = "cpu"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def expand(self) -> list[Cell]:
+        """The cells in a fixed order: task, length, model, seed."""
+        return [
+            Cell(task, length, model, seed, self.model_config, self.train, self.device)
+            for task in self.tasks
+            for length in self.lengths
+            for model in self.models
+            for seed in self.seeds
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the manifest."""
+        data = asdict(self)
+        data.pop("extra")
+        return data
+
+    def default_name(self) -> str:
+        """`adding-1a2b3c4d`: the same sweep always lands in the same run folder."""
+        identity = {**self.to_dict(), "device": self.device.split(":")[0]}
+        return f"{'+'.join(self.tasks)}-{content_hash(identity)[:8]}"
+
+
+def content_hash(data: Any) -> str:
+    """sha256 of canonical JSON, first 20 hex digits."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]

@@ -1,0 +1,67 @@
+"""delayed-recall: remember one symbol across L distractors (Hochreiter & Schmidhuber 1997, task 2c).
+
+Vocabulary: K cue symbols, M distractor symbols, one query symbol. Input, length L + 2: a cue, L
+distractors drawn uniformly, the query. Target: the cue, scored at the query step only (L + 1 steps
+after the cue). Loss: cross-entropy there; chance accuracy 1/K, chance loss ln K. The memory needed
+(log2 K bits) does not grow with L, so this isolates the length of the dependency.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from tasks import Task, register
+from tasks._rng import randint, sample_key
+
+
+@njit(parallel=True, cache=True)
+def _delayed_recall_kernel(stream, start, n, length, n_cues, n_distractors):
+    steps = length + 2
+    x = np.empty((n, steps), dtype=np.int64)
+    y = np.zeros((n, steps), dtype=np.int64)
+    mask = np.zeros((n, steps), dtype=np.bool_)
+    for i in prange(n):
+        key = sample_key(stream, start + i)
+        cue = randint(key, 0, n_cues)
+        x[i, 0] = cue
+        for t in range(1, length + 1):
+            x[i, t] = n_cues + randint(key, t, n_distractors)
+        x[i, length + 1] = n_cues + n_distractors  # the query symbol
+        y[i, length + 1] = cue
+        mask[i, length + 1] = True
+    return x, y, mask
+
+
+def _delayed_recall_oracle(x: np.ndarray, length: int) -> np.ndarray:
+    """The first symbol, at the last step."""
+    y = np.zeros(x.shape, dtype=np.int64)
+    y[:, -1] = x[:, 0]
+    return y
+
+
+def make_delayed_recall(n_cues: int = 8, n_distractors: int = 8) -> Task:
+    """Delayed recall of one of `n_cues` symbols across distractors from `n_distractors`."""
+    return Task(
+        name="delayed-recall",
+        version=1,
+        description="recall the first symbol after L distractors (Hochreiter & Schmidhuber 1997, 2c)",
+        kind="classify",
+        inputs="tokens",
+        n_inputs=n_cues + n_distractors + 1,
+        n_outputs=n_cues,
+        seq_len=lambda length: length + 2,
+        min_span=lambda length: length + 1,
+        kernel=_delayed_recall_kernel,
+        kernel_args=(n_cues, n_distractors),
+        oracle=_delayed_recall_oracle,
+        chance_loss=lambda length: math.log(n_cues),
+        chance_accuracy=1.0 / n_cues,
+        params={"n_cues": n_cues, "n_distractors": n_distractors},
+        source="Hochreiter & Schmidhuber 1997",
+    )
+
+
+DELAYED_RECALL = register(make_delayed_recall())
