@@ -5,6 +5,7 @@ Every input error ends with one line on stderr and exit code 2, before anything 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -25,8 +26,10 @@ class OneLineErrors(click.Group):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
         extra.pop("standalone_mode", None)
+        arguments = list(sys.argv[1:] if args is None else args)
+        extra["obj"] = {"argv": ["bench", *arguments]}  # what the user typed, for the manifest
         try:
-            code = super().main(args, prog_name or "bench", standalone_mode=False, **extra)
+            code = super().main(arguments, prog_name or "bench", standalone_mode=False, **extra)
         except click.UsageError as error:
             click.echo(f"bench: error: {error.format_message()}", err=True)
             sys.exit(2)
@@ -103,6 +106,16 @@ class Device(click.ParamType):
         return value
 
 
+class FiniteFloat(click.FloatRange):
+    """A float range that also refuses nan and inf (click's FloatRange lets nan through)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def writable_root(value: str) -> Path:
     """The output root, if it is (or can be created as) a writable folder; nothing is created here."""
     path = Path(value).expanduser().absolute()
@@ -134,23 +147,27 @@ def cli() -> None:
 @click.option("--batch-size", type=click.IntRange(1, 65536), default=64, show_default=True)
 @click.option("--hidden", type=click.IntRange(1, 65536), default=128, show_default=True)
 @click.option("--layers", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--lr", type=click.FloatRange(0, 1e6, min_open=True), default=1e-3, show_default=True)
-@click.option("--clip", type=click.FloatRange(0, 1e9), default=1.0, show_default=True,
+@click.option("--lr", type=FiniteFloat(0, 1e6, min_open=True), default=1e-3, show_default=True)
+@click.option("--clip", type=FiniteFloat(0, 1e9), default=1.0, show_default=True,
               help="Gradient-norm clipping; 0 turns it off.")
 @click.option("--eval-every", type=click.IntRange(1, 10**8), default=100, show_default=True)
 @click.option("--eval-size", type=click.IntRange(1, 10**6), default=1000, show_default=True)
-@click.option("--time-limit", type=click.FloatRange(0, 10**7), default=0, show_default=True,
+@click.option("--time-limit", type=FiniteFloat(0, 10**7), default=0, show_default=True,
               help="Wall-clock seconds per cell; 0 means none.")
 @click.option("--device", type=Device(), default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--out", default="results", show_default=True, help="Results root (cells are shared in it).")
 @click.option("--name", default=None, help="Run folder name (default: tasks + a hash of the sweep).")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None,
+              help="Torch and numba threads for training [default: all cores].")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar (only on a terminal).")
-def run(task_names: tuple[str, ...], lengths: tuple[int, ...], model_names: tuple[str, ...],
+@click.pass_obj
+def run(obj: dict[str, Any], task_names: tuple[str, ...], lengths: tuple[int, ...], model_names: tuple[str, ...],
         seeds: tuple[int, ...], steps: int, batch_size: int, hidden: int, layers: int, lr: float,
         clip: float, eval_every: int, eval_size: int, time_limit: float, device: str, out: str,
-        name: str | None, progress: bool) -> int:
+        name: str | None, threads: int | None, progress: bool) -> int:
     """Train every model on every task at every dependency length and seed."""
+    from bench.executors import InProcessExecutor
     from bench.runner import SweepTooLarge, check_fits, run_sweep
     from bench.store import Store
     from bench.sweep import ModelConfig, Sweep, TrainConfig
@@ -165,7 +182,7 @@ def run(task_names: tuple[str, ...], lengths: tuple[int, ...], model_names: tupl
         check_fits(sweep)
     except SweepTooLarge as error:
         raise click.UsageError(str(error)) from None
-    summary = run_sweep(sweep, Store(root), name, progress=progress)
+    summary = run_sweep(sweep, Store(root), name, InProcessExecutor(threads), progress, obj["argv"])
     click.echo(f"{len(summary.records)} cells ({summary.computed} computed, {summary.reused} reused, "
                f"{summary.failed} failed) -> {summary.run_dir}")
     return 1 if summary.failed else 0

@@ -81,11 +81,11 @@ def check_fits(sweep: Sweep) -> None:
 
 
 def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
-              progress: bool = True) -> RunSummary:
+              progress: bool = True, argv: list[str] | None = None) -> RunSummary:
     """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report."""
     cells = sweep.expand()
     run_dir = store.run_dir(name or sweep.default_name())
-    manifest = _manifest(sweep, run_dir.name, cells)
+    manifest = _manifest(sweep, run_dir.name, cells, argv or provenance.argv())
     write_json(run_dir / "manifest.json", manifest)
     todo = [cell for cell in cells if store.load_cell(cell.key) is None]
     try:
@@ -110,9 +110,9 @@ def rebuild_report(run_dir: Path, store: Store) -> list[dict[str, Any]]:
     return records
 
 
-def _manifest(sweep: Sweep, name: str, cells: list[Cell]) -> dict[str, Any]:
+def _manifest(sweep: Sweep, name: str, cells: list[Cell], argv: list[str]) -> dict[str, Any]:
     return {
-        "name": name, "created": time.time(), "argv": provenance.argv(), "sweep": sweep.to_dict(),
+        "name": name, "created": time.time(), "argv": argv, "sweep": sweep.to_dict(),
         "cells": [cell.key for cell in cells], "finished": 0, "environment": provenance.environment(),
         "task_versions": {task: tasks.get(task).version for task in sweep.tasks},
     }

@@ -1,0 +1,37 @@
+"""Shared helpers: tests write only under tmp_path and run on the CPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bench.cli import cli
+
+TINY_RUN = ["--steps", "40", "--eval-every", "20", "--eval-size", "64", "--hidden", "16", "--batch-size", "16",
+            "--no-progress"]
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def bench_cli():
+    """Run `bench ARGS...` in-process and return its exit code, stdout and stderr."""
+
+    def invoke(*args: str) -> CliResult:
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+def files_under(path: Path) -> list[Path]:
+    """Every file below `path` (an empty list when it does not exist)."""
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []

@@ -1,0 +1,129 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import TINY_RUN, files_under
+
+BAD_INPUTS = [
+    (["--task", "addin", "--lengths", "10"], "did you mean 'adding'"),
+    (["--task", "adding", "--lengths", "10", "--models", "lsmt"], "did you mean 'lstm'"),
+    (["--task", "adding", "--lengths", "10,abc"], "not a comma-separated list"),
+    (["--task", "adding", "--lengths", ""], "not a comma-separated list"),
+    (["--task", "adding", "--lengths", "0"], "outside 1.."),
+    (["--task", "adding", "--lengths", "-5"], "outside 1.."),
+    (["--task", "adding", "--lengths", "1"], "at least 2"),
+    (["--task", "adding", "--lengths", "99999999999"], "outside 1.."),
+    (["--task", "copy", "--lengths", "5000000"], "GiB available"),
+    (["--task", "adding", "--lengths", "10", "--seeds", "x"], "not a comma-separated list"),
+    (["--task", "adding", "--lengths", "10", "--seeds", "-1"], "outside 0.."),
+    (["--task", "adding", "--lengths", "10", "--device", "cuda"], "no CUDA GPU"),
+    (["--task", "adding", "--lengths", "10", "--device", "tpu"], "not one of auto"),
+    (["--task", "adding", "--lengths", "10", "--steps", "0"], "--steps"),
+    (["--task", "adding", "--lengths", "10", "--lr", "nan"], "--lr"),
+    (["--task", "adding", "--lengths", "10", "--lr", "-1"], "--lr"),
+    (["--task", "adding", "--lengths", "10", "--name", "../escape"], "--name"),
+    (["--task", "adding", "--lengths", "10", "--bogus"], "No such option"),
+    (["--lengths", "10"], "Missing option '--task'"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUTS)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(bench_cli, tmp_path, args, message):
+    out = tmp_path / "out"
+    result = bench_cli("run", *args, "--out", out, "--no-progress")
+    assert result.code == 2, result
+    assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_unwritable_output_directory_is_refused(bench_cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = bench_cli("run", "--task", "adding", "--lengths", "10", "--out", blocker / "sub")
+    assert result.code == 2 and "cannot be written" in result.stderr and result.stderr.count("\n") == 1
+    assert blocker.read_text() == "not a folder"
+
+
+def test_console_script_bad_input_has_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench", "run", "--task", "nope", "--lengths", "5"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("bench: error:") and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_writes_tables_plot_report_and_manifest(bench_cli, tmp_path):
+    result = bench_cli("run", "--task", "adding,delayed-recall", "--lengths", "5,10", "--models", "gru,rnn",
+                       "--seeds", "0,1", *TINY_RUN, "--out", tmp_path, "--name", "demo")
+    assert result.code == 0, result.stderr
+    run = tmp_path / "runs" / "demo"
+    assert str(run) in result.stdout and "16 cells (16 computed, 0 reused, 0 failed)" in result.stdout
+    for name in ("results.csv", "results.parquet", "manifest.json", "report.md",
+                 "plots/accuracy_vs_length.png", "plots/accuracy_vs_length.svg"):
+        assert (run / name).is_file(), name
+    table = pd.read_csv(run / "results.csv")
+    required = {"task", "task_version", "model", "length", "seq_len", "seed", "hidden", "params", "status", "accuracy",
+                "best_accuracy", "loss", "chance_accuracy", "chance_loss", "solved", "steps", "steps_to_solve",
+                "seconds", "steps_per_second", "device", "key"}
+    assert required <= set(table.columns) and len(table) == 16
+    assert pd.read_parquet(run / "results.parquet")["key"].tolist() == table["key"].tolist()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["argv"][:4] == ["bench", "run", "--task", "adding,delayed-recall"]
+    assert {"git_commit", "libraries"} <= set(manifest["environment"]) and len(manifest["cells"]) == 16
+    assert (run / "plots/accuracy_vs_length.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_second_identical_run_recomputes_nothing_and_extension_computes_only_new(bench_cli, tmp_path):
+    args = ["run", "--task", "delayed-recall", "--lengths", "5", "--models", "rnn", *TINY_RUN, "--out", tmp_path]
+    first = bench_cli(*args)
+    cell_files = files_under(tmp_path / "cells")
+    stamps = [p.stat().st_mtime_ns for p in cell_files]
+    second = bench_cli(*args)
+    assert "1 computed, 0 reused" in first.stdout and "0 computed, 1 reused" in second.stdout
+    assert [p.stat().st_mtime_ns for p in files_under(tmp_path / "cells")] == stamps
+    wider = bench_cli(*args[:4], "5,6", *args[5:])
+    assert "1 computed, 1 reused" in wider.stdout
+
+
+def test_same_command_twice_gives_identical_metrics(bench_cli, tmp_path):
+    args = ["run", "--task", "adding", "--lengths", "8", "--models", "lstm", *TINY_RUN, "--name", "same"]
+    bench_cli(*args, "--out", tmp_path / "a")
+    bench_cli(*args, "--out", tmp_path / "b")
+    columns = ["key", "status", "accuracy", "best_accuracy", "loss", "steps", "params"]
+    first, second = (pd.read_csv(tmp_path / r / "runs/same/results.csv")[columns] for r in "ab")
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_failed_cell_is_recorded_and_exit_code_is_1(bench_cli, tmp_path, monkeypatch):
+    from bench import models
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no such luck")
+
+    monkeypatch.setitem(models.registry._items, "gru", broken)
+    result = bench_cli("run", "--task", "adding", "--lengths", "5", "--models", "gru,rnn", *TINY_RUN, "--out", tmp_path)
+    assert result.code == 1 and "FAILED: RuntimeError: no such luck" in result.stderr
+    table = pd.read_csv(next((tmp_path / "runs").iterdir()) / "results.csv")
+    assert table.set_index("model").loc["gru", "status"] == "failed"
+    assert table.set_index("model").loc["rnn", "status"] in ("solved", "unsolved")
+
+
+def test_report_rebuilds_from_cells_without_training(bench_cli, tmp_path):
+    bench_cli("run", "--task", "adding", "--lengths", "5", "--models", "rnn", *TINY_RUN, "--out", tmp_path, "--name", "r")
+    run = tmp_path / "runs" / "r"
+    (run / "report.md").unlink()
+    (run / "results.csv").unlink()
+    result = bench_cli("report", run)
+    assert result.code == 0 and (run / "report.md").is_file() and len(pd.read_csv(run / "results.csv")) == 1
+    assert bench_cli("report", tmp_path).code == 2
+
+
+def test_listing_and_show(bench_cli):
+    assert {"adding", "copy", "delayed-recall"} <= {line.split()[0] for line in bench_cli("tasks").stdout.splitlines()}
+    assert {"rnn", "lstm", "gru"} <= {line.split()[0] for line in bench_cli("models").stdout.splitlines()}
+    shown = bench_cli("show", "delayed-recall", "--length", "3")
+    lines = shown.stdout.splitlines()
+    assert shown.code == 0 and lines[-1].endswith("*") and len(lines) == 3 + 5
+    assert bench_cli("show", "adding", "--length", "1").code == 2

@@ -1,0 +1,45 @@
+import json
+
+from bench.store import Store, atomic_write, results_frame
+
+
+def _record(key="abc123", **fields):
+    return {"key": key, "status": "solved", "accuracy": 0.5, "task_params": {"n": 1}, "curve": [{"step": 1}],
+            "provenance": {"host": "h"}, "steps_to_solve": None, "error": None, **fields}
+
+
+def test_save_and_load_round_trip(tmp_path):
+    store = Store(tmp_path)
+    path = store.save_cell(_record())
+    assert path == tmp_path / "cells" / "ab" / "abc123.json"
+    assert store.load_cell("abc123") == _record()
+    assert store.load_cell("missing") is None
+    assert [p.name for p in path.parent.iterdir()] == ["abc123.json"]  # no temporary left behind
+
+
+def test_corrupt_or_truncated_cell_is_set_aside_not_read(tmp_path, capsys):
+    store = Store(tmp_path)
+    path = store.save_cell(_record())
+    body = json.loads(path.read_text())
+    body["record"]["accuracy"] = 0.99  # edited without a new checksum
+    path.write_text(json.dumps(body))
+    assert store.load_cell("abc123") is None
+    assert "corrupt cell file" in capsys.readouterr().err
+    assert not path.exists() and len(list(path.parent.glob("abc123.json.corrupt-*"))) == 1
+    store.save_cell(_record())
+    path.write_text(path.read_text()[:40])  # truncated
+    assert store.load_cell("abc123") is None
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    target = tmp_path / "deep" / "file.txt"
+    atomic_write(target, b"first")
+    atomic_write(target, b"second")
+    assert target.read_bytes() == b"second" and len(list(target.parent.iterdir())) == 1
+
+
+def test_results_frame_is_flat():
+    frame = results_frame([_record(), _record("def", status="failed", error="Boom: bad\ntraceback...")])
+    assert "curve" not in frame and "provenance" not in frame
+    assert frame.loc[1, "error"] == "Boom: bad" and frame.loc[0, "task_params"] == '{"n": 1}'
+    assert str(frame["steps_to_solve"].dtype) == "Int64"

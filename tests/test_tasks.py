@@ -1,0 +1,130 @@
+import dataclasses
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+import tasks
+from bench.registry import UnknownNameError
+from tasks._check import check_task
+from tasks.adding import make_adding
+
+# sha256 of each task's first batch (8 samples, L=12, seed 0, train). Changing the data without bumping
+# the task's version must fail here; bump the version and update the hash together.
+GOLDEN = {
+    ("adding", 1): "e4be26050f01fc3b657267163746eabf",
+    ("copy", 1): "4aa4c74186d7daf361f15ccf1ae229b0",
+    ("delayed-recall", 1): "bc8fc272d8cd9abcb817a9d3e98346a6",
+}
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_every_registered_task_passes_the_checker(name):
+    assert check_task(tasks.get(name)) == []
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_first_batch_matches_golden_hash_for_its_version(name):
+    task = tasks.get(name)
+    digest = hashlib.sha256()
+    for array in task.generate(8, 12, 0, "train"):
+        digest.update(array.tobytes())
+    assert GOLDEN[(name, task.version)] == digest.hexdigest()[:32]
+
+
+def test_adding_anywhere_option_passes_the_checker():
+    assert check_task(make_adding("anywhere")) == []
+
+
+def test_copy_follows_arjovsky_layout_and_chance():
+    task = tasks.get("copy")
+    x, y, mask = task.generate(4, 30, 0, "train")
+    assert x.shape == (4, 50) and task.seq_len(1000) == 1020
+    assert (x[:, 10:39] == 8).all() and (x[:, 39] == 9).all() and (x[:, 40:] == 8).all()  # blanks, delimiter
+    assert (y[:, :40] == 8).all() and np.array_equal(y[:, 40:], x[:, :10])
+    assert mask.sum(axis=1).tolist() == [10] * 4 and mask[:, 40:].all()
+    assert task.chance_loss(1000) == pytest.approx(0.02039, abs=1e-5)
+    assert task.chance_accuracy == 1 / 8
+
+
+def test_adding_has_two_markers_one_per_half_and_analytic_chance():
+    task = tasks.get("adding")
+    x, y, mask = task.generate(500, 50, 0, "train")
+    markers = x[:, :, 1]
+    assert (markers.sum(axis=1) == 2).all()
+    assert (markers[:, :25].sum(axis=1) == 1).all() and (markers[:, 25:].sum(axis=1) == 1).all()
+    assert np.allclose(y[:, -1], (x[:, :, 0] * markers).sum(axis=1)) and mask[:, -1].all()
+    assert task.chance_loss(50) == pytest.approx(1 / 6) and task.chance_accuracy == pytest.approx(0.0784)
+
+
+def test_delayed_recall_asks_for_the_cue_after_l_distractors():
+    task = tasks.get("delayed-recall")
+    x, y, mask = task.generate(200, 20, 0, "train")
+    assert x.shape == (200, 22) and (x[:, 0] < 8).all() and ((x[:, 1:21] >= 8) & (x[:, 1:21] < 16)).all()
+    assert (x[:, 21] == 16).all() and np.array_equal(y[:, 21], x[:, 0])
+    assert mask[:, 21].all() and mask.sum() == 200
+    assert task.chance_loss(20) == pytest.approx(math.log(8))
+
+
+def test_train_and_eval_streams_differ_and_batches_compose():
+    task = tasks.get("copy")
+    whole = task.generate(32, 15, 7, "train")
+    halves = [task.generate(16, 15, 7, "train", start=s) for s in (0, 16)]
+    assert all(np.array_equal(w, np.concatenate([a, b])) for w, a, b in zip(whole, *halves))
+    assert not np.array_equal(whole[0], task.generate(32, 15, 7, "eval")[0])
+
+
+def test_generate_rejects_bad_length_and_split():
+    with pytest.raises(ValueError, match="at least 2"):
+        tasks.get("adding").generate(1, 1, 0, "train")
+    with pytest.raises(ValueError, match="split"):
+        tasks.get("copy").generate(1, 5, 0, "test")
+
+
+def test_unknown_task_suggests_close_names():
+    with pytest.raises(UnknownNameError, match="did you mean 'adding'"):
+        tasks.get("addin")
+
+
+def test_registering_a_duplicate_name_raises():
+    with pytest.raises(ValueError, match="already registered"):
+        tasks.register(tasks.get("copy"))
+
+
+# A checker that cannot fail is no checker: each broken variant below must be caught, by name.
+
+def _unseeded_kernel(stream, start, n, length):
+    x, y, mask = tasks.get("delayed-recall").kernel(stream, start, n, length, 8, 8)
+    x[:, 1] = 8 + np.random.randint(0, 8, size=n)
+    return x, y, mask
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"chance_loss": lambda length: 0.1767}, "memoryless loss"),
+    ({"chance_accuracy": 0.25}, "memoryless accuracy"),
+    ({"min_span": lambda length: 1, "oracle": lambda x, length: np.where(np.arange(x.shape[1]) == x.shape[1] - 1,
+                                                                         x[:, -2:-1] % 8, 0)},
+     "targets disagree"),
+    ({"kernel": _unseeded_kernel, "kernel_args": ()}, "different data"),
+    ({"n_outputs": 4}, "labels outside"),
+    ({"seq_len": lambda length: length + 1}, "declared"),
+])
+def test_checker_names_what_a_broken_task_gets_wrong(change, problem):
+    broken = dataclasses.replace(tasks.get("delayed-recall"), **change)
+    problems = check_task(broken, lengths=(9,))
+    assert any(problem in p for p in problems), problems
+
+
+def _late_cue_kernel(stream, start, n, length):
+    """delayed-recall whose cue sits right before the query: a one-step dependency."""
+    x, y, mask = tasks.get("delayed-recall").kernel(stream, start, n, length, 8, 8)
+    x[:, [0, length]] = x[:, [length, 0]]
+    return x, y, mask
+
+
+def test_checker_catches_a_dependency_shorter_than_declared():
+    late = dataclasses.replace(tasks.get("delayed-recall"), kernel=_late_cue_kernel, kernel_args=(),
+                               oracle=lambda x, length: np.where(np.arange(x.shape[1]) == length + 1, x[:, [length]], 0))
+    problems = check_task(late, lengths=(12,))
+    assert any("do not depend on inputs 13 steps back" in p for p in problems), problems
