@@ -150,7 +150,7 @@ def cli() -> None:
 @click.option("--lr", type=FiniteFloat(0, 1e6, min_open=True), default=1e-3, show_default=True)
 @click.option("--clip", type=FiniteFloat(0, 1e9), default=1.0, show_default=True,
               help="Gradient-norm clipping; 0 turns it off.")
-@click.option("--eval-every", type=click.IntRange(1, 10**8), default=100, show_default=True)
+@click.option("--eval-every", type=click.IntRange(1, 10**8), default=200, show_default=True)
 @click.option("--eval-size", type=click.IntRange(1, 10**6), default=1000, show_default=True)
 @click.option("--time-limit", type=FiniteFloat(0, 10**7), default=0, show_default=True,
               help="Wall-clock seconds per cell; 0 means none.")

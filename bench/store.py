@@ -24,6 +24,7 @@ import pandas as pd
 
 SCHEMA = 1
 NESTED = ("curve", "provenance")  # kept in the cell file, left out of the flat tables
+AT_CHANCE_RATIO = 0.9  # held-out loss within 10% of the memoryless loss: the dependency was not learned
 OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step")
 
 
@@ -96,6 +97,8 @@ def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if "task_params" in frame:
         frame["task_params"] = frame["task_params"].map(lambda p: json.dumps(p, sort_keys=True))
+    if "loss_ratio" in frame:  # derived here, not stored, so every table uses today's definition
+        frame["at_chance"] = frame["loss_ratio"].astype(float) > AT_CHANCE_RATIO
     for column in OPTIONAL_INTEGERS:
         if column in frame:
             frame[column] = frame[column].astype("Int64")  # missing stays missing, not a float NaN

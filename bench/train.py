@@ -139,7 +139,7 @@ def _correct(task: tasks.Task, outputs: torch.Tensor, y: torch.Tensor, mask: tor
     return ((scored[:, 0] - target).abs() < task.tolerance).sum()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: torch.nn.Module, task: tasks.Task, eval_set: Batch) -> tuple[float, float]:
     """(mean loss, accuracy on scored positions) over the held-out set."""
     model.eval()
@@ -182,7 +182,6 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
         "status": outcome.status, "solved": outcome.status == "solved",
         "accuracy": outcome.accuracy, "best_accuracy": outcome.best_accuracy, "loss": outcome.loss,
         "chance_accuracy": task.chance_accuracy, "chance_loss": chance_loss, "loss_ratio": loss_ratio,
-        "at_chance": loss_ratio is not None and loss_ratio > 0.95,
         "solve_criterion": task.solve_criterion, "steps": outcome.steps, "steps_to_solve": outcome.steps_to_solve,
         "sequences_to_solve": outcome.steps_to_solve and outcome.steps_to_solve * budget.batch_size,
         "diverged_step": outcome.diverged_step, "seconds": round(seconds, 3),

@@ -43,3 +43,8 @@ def test_results_frame_is_flat():
     assert "curve" not in frame and "provenance" not in frame
     assert frame.loc[1, "error"] == "Boom: bad" and frame.loc[0, "task_params"] == '{"n": 1}'
     assert str(frame["steps_to_solve"].dtype) == "Int64"
+
+
+def test_at_chance_is_derived_from_the_loss_ratio_when_tables_are_built():
+    frame = results_frame([_record("a", loss_ratio=0.95), _record("b", loss_ratio=0.5), _record("c", loss_ratio=None)])
+    assert frame["at_chance"].tolist() == [True, False, False]

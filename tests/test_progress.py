@@ -1,0 +1,54 @@
+import os
+import pty
+import subprocess
+import sys
+
+from bench.progress import finished_line
+
+RUN = [sys.executable, "-m", "bench", "run", "--task", "delayed-recall", "--lengths", "5", "--models", "rnn,gru",
+       "--steps", "40", "--eval-every", "20", "--eval-size", "32", "--hidden", "8", "--batch-size", "8"]
+
+
+def _run_on_terminal(args, cwd):
+    """Run a command with a pseudo-terminal as stdout and stderr; return everything it printed."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(args, stdout=follower, stderr=follower, cwd=cwd, env={**os.environ, "COLUMNS": "120"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    return process.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def test_terminal_gets_a_progress_bar_with_eta(tmp_path):
+    code, output = _run_on_terminal([*RUN, "--out", str(tmp_path)], tmp_path)
+    assert code == 0, output
+    assert "eta" in output and "\x1b[" in output and "cells" in output
+    assert "delayed-recall L=5 gru seed=0:" in output
+
+
+def test_pipe_or_no_progress_gets_plain_lines_only(tmp_path):
+    for extra in ([], ["--no-progress"]):
+        result = subprocess.run([*RUN, "--out", str(tmp_path / str(len(extra))), *extra],
+                                capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0 and "\x1b[" not in result.stderr + result.stdout
+        lines = result.stderr.strip().splitlines()
+        assert [line.split(":")[0] for line in lines] == ["delayed-recall L=5 rnn seed=0", "delayed-recall L=5 gru seed=0"]
+
+
+def test_finished_line_names_status_accuracy_and_chance():
+    record = {"task": "adding", "length": 50, "model": "gru", "seed": 0, "status": "solved", "steps_to_solve": 900,
+              "accuracy": 0.5, "chance_accuracy": 0.0784, "loss_ratio": 0.04, "seconds": 12.0, "steps": 900,
+              "steps_budget": 4000}
+    assert finished_line(record) == ("adding L=50 gru seed=0: solved at step 900, accuracy 0.500 (chance 0.078), "
+                                     "loss/chance 0.040, 12s")
+    assert "diverged at step 7" in finished_line({**record, "status": "diverged", "diverged_step": 7})
+    assert "FAILED: Boom" in finished_line({**record, "status": "failed", "error": "Boom\ntrace"})

@@ -1,0 +1,60 @@
+import pandas as pd
+import pytest
+
+from bench.report import build_report, cell_text, summarize
+from bench.store import results_frame
+
+
+def _cell(model, length, seed, status="unsolved", accuracy=0.1, **extra):
+    return {"key": f"{model}{length}{seed}", "task": "adding", "task_version": 1, "task_params": {}, "model": model,
+            "length": length, "seq_len": length, "seed": seed, "hidden": 8, "layers": 1, "params": 100,
+            "steps_budget": 4000, "batch_size": 64, "lr": 1e-3, "clip": 1.0, "status": status,
+            "solved": status == "solved", "accuracy": accuracy, "best_accuracy": accuracy, "loss": 0.1,
+            "chance_accuracy": 0.0784, "chance_loss": 1 / 6, "loss_ratio": 0.6,
+            "solve_criterion": "MSE < 0.01", "steps": 4000, "steps_to_solve": None, "sequences_to_solve": None,
+            "diverged_step": None, "seconds": 1.0, "steps_per_second": 4000.0, "device": "cpu", "error": None,
+            "curve": [], "provenance": {}, **extra}
+
+
+RECORDS = [
+    _cell("gru", 50, 0, "solved", 0.9, steps_to_solve=1000, loss=0.005),
+    _cell("gru", 50, 1, "solved", 0.7, steps_to_solve=1400, loss=0.008),
+    _cell("rnn", 50, 0, "unsolved", 0.08, loss_ratio=0.99),
+    _cell("rnn", 50, 1, "unsolved", 0.08, loss_ratio=0.93),
+    _cell("lstm", 50, 0, "diverged", None, diverged_step=12),
+    _cell("lstm", 50, 1, "failed", None, error="RuntimeError: boom\ntraceback"),
+]
+
+
+def test_summary_aggregates_seeds_and_statuses():
+    summary = summarize(results_frame(RECORDS)).set_index("model")
+    assert summary.loc["gru", "accuracy"] == pytest.approx(0.8) and summary.loc["gru", "seeds"] == 2
+    assert summary.loc["gru", "solved"] == 2 and summary.loc["gru", "steps_to_solve"] == 1200
+    assert summary.loc["lstm", "statuses"] == "diverged,failed"
+
+
+def test_grid_text_shows_spread_solves_chance_and_failures():
+    summary = summarize(results_frame(RECORDS)).set_index("model")
+    assert cell_text(summary.loc["gru"]) == "✓ 0.800 ±0.141 (2/2 solved, 1,200 steps)"
+    assert cell_text(summary.loc["rnn"]) == "0.080 ±0.000 (≈chance, budget 4,000 hit)"
+    assert cell_text(summary.loc["lstm"]) == "✗ diverged / ✗ failed"
+
+
+def test_report_files_keep_every_cell_including_failures(tmp_path):
+    frame = build_report(tmp_path, RECORDS, {"name": "t", "argv": ["bench", "run"], "cells": ["x"] * 6,
+                                             "finished": 6})
+    assert len(frame) == 6 and set(frame["status"]) == {"solved", "unsolved", "diverged", "failed"}
+    report = (tmp_path / "report.md").read_text()
+    assert "| gru | ✓ 0.800 ±0.141 (2/2 solved, 1,200 steps) |" in report
+    assert "Chance: accuracy 0.0784; solved when MSE < 0.01" in report
+    assert report.count("| adding | lstm |") == 2  # both broken cells listed in the full table
+    assert pd.read_csv(tmp_path / "results.csv")["error"].dropna().tolist() == ["RuntimeError: boom"]
+    svg = (tmp_path / "plots" / "accuracy_vs_length.svg").read_text()
+    assert "diverged" in svg and "failed" in svg and "budget hit" in svg and "chance" in svg
+
+
+def test_plot_is_byte_stable_between_builds(tmp_path):
+    build_report(tmp_path / "a", RECORDS, {"name": "t"})
+    build_report(tmp_path / "b", RECORDS, {"name": "t"})
+    for name in ("accuracy_vs_length.svg", "accuracy_vs_length.png"):
+        assert (tmp_path / "a/plots" / name).read_bytes() == (tmp_path / "b/plots" / name).read_bytes()
