@@ -14,6 +14,11 @@ from typing import Any, Sequence
 
 import click
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 import tasks
 from bench import models
 
@@ -136,7 +141,33 @@ def cli() -> None:
     """Benchmark how long a dependency recurrent models learn, on synthetic memory tasks."""
 
 
+def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--config sweep.toml`: its keys are the run options (flags given on the command line win);
+    an unknown key is an error that names it."""
+    if value is None:
+        return None
+    try:
+        with open(value, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as error:
+        raise click.BadParameter(f"cannot read {value}: {error.strerror}", param=param) from None
+    except tomllib.TOMLDecodeError as error:
+        raise click.BadParameter(f"{value} is not valid TOML: {error}", param=param) from None
+    aliases = {flag.lstrip("-"): p.name for p in ctx.command.params if p.name != "config" for flag in p.opts}
+    defaults = {}
+    for key, setting in data.get("run", data).items():
+        name = aliases.get(key) or aliases.get(key.replace("_", "-"))
+        if name is None:
+            raise click.BadParameter(f"unknown key '{key}' in {value} (known: {', '.join(sorted(aliases))})",
+                                     param=param)
+        defaults[name] = ",".join(map(str, setting)) if isinstance(setting, list) else setting
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
 @cli.command()
+@click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+              callback=load_config, help="A TOML file with the same keys as these options.")
 @click.option("--task", "task_names", type=NameList("task"), required=True, help="Task name or comma list.")
 @click.option("--lengths", type=IntList("length", 1, MAX_LENGTH), required=True,
               help="Dependency lengths, comma list, e.g. 50,200,1000.")
@@ -155,37 +186,93 @@ def cli() -> None:
 @click.option("--time-limit", type=FiniteFloat(0, 10**7), default=0, show_default=True,
               help="Wall-clock seconds per cell; 0 means none.")
 @click.option("--device", type=Device(), default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--jobs", type=click.IntRange(1, 4096), default=None,
+              help="Cells at a time (local) [default: fill the cores, or cells-per-gpu x GPUs].")
+@click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="Torch threads per cell on CPU (part of the cell key: it can change the last bits).")
+@click.option("--cells-per-gpu", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--ray-address", default=None, help="Ray cluster to join ('auto', 'ray://host:10001').")
+@click.option("--cpus-per-cell", type=FiniteFloat(0, 1024, min_open=True), default=None,
+              help="Ray CPUs per cell [default: --threads].")
+@click.option("--gpus-per-cell", type=FiniteFloat(0, 64), default=None,
+              help="Ray GPUs per cell, may be fractional [default: 1/cells-per-gpu on CUDA].")
+@click.option("--fresh", is_flag=True, help="Recompute every cell, even those already stored.")
+@click.option("--retry-failed", is_flag=True, help="Recompute stored cells whose status is failed.")
 @click.option("--out", default="results", show_default=True, help="Results root (cells are shared in it).")
 @click.option("--name", default=None, help="Run folder name (default: tasks + a hash of the sweep).")
-@click.option("--threads", type=click.IntRange(1, 1024), default=None,
-              help="Torch and numba threads for training [default: all cores].")
 @click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Progress bar (only on a terminal).")
+              help="Progress bars (only on a terminal).")
 @click.pass_obj
-def run(obj: dict[str, Any], task_names: tuple[str, ...], lengths: tuple[int, ...], model_names: tuple[str, ...],
-        seeds: tuple[int, ...], steps: int, batch_size: int, hidden: int, layers: int, lr: float,
-        clip: float, eval_every: int, eval_size: int, time_limit: float, device: str, out: str,
-        name: str | None, threads: int | None, progress: bool) -> int:
+def run(obj: dict[str, Any], **options: Any) -> int:
     """Train every model on every task at every dependency length and seed."""
-    from bench.executors import InProcessExecutor
-    from bench.runner import SweepTooLarge, check_fits, run_sweep
+    from bench.executors import make_executor
+    from bench.runner import run_sweep
     from bench.store import Store
-    from bench.sweep import ModelConfig, Sweep, TrainConfig
 
-    _check_lengths(task_names, lengths)
-    if name is not None and not NAME_PATTERN.match(name):
-        raise click.BadParameter(f"{name!r}: use letters, digits, '.', '_', '+' and '-'", param_hint="'--name'")
-    root = writable_root(out)
-    sweep = Sweep(task_names, lengths, model_names, seeds, ModelConfig(hidden, layers),
-                  TrainConfig(steps, batch_size, lr, clip, eval_every, eval_size, time_limit), device)
-    try:
-        check_fits(sweep)
-    except SweepTooLarge as error:
-        raise click.UsageError(str(error)) from None
-    summary = run_sweep(sweep, Store(root), name, InProcessExecutor(threads), progress, obj["argv"])
+    sweep, root = _sweep_from_options(options)
+    executor = make_executor(options["executor"], sweep.device, sweep.threads, options["jobs"],
+                             options["cells_per_gpu"], options["ray_address"], options["cpus_per_cell"],
+                             options["gpus_per_cell"])
+    _check_memory(sweep, getattr(executor, "jobs", 1))
+    if options["executor"] == "ray":
+        _require_ray()
+    summary = run_sweep(sweep, Store(root), options["name"], executor, options["progress"], obj["argv"],
+                        options["fresh"], options["retry_failed"])
+    click.echo(summary_table(summary.records), err=True, nl=False)
     click.echo(f"{len(summary.records)} cells ({summary.computed} computed, {summary.reused} reused, "
                f"{summary.failed} failed) -> {summary.run_dir}")
     return 1 if summary.failed else 0
+
+
+def _sweep_from_options(options: dict[str, Any]) -> tuple[Any, Path]:
+    from bench.sweep import ModelConfig, Sweep, TrainConfig
+
+    _check_lengths(options["task_names"], options["lengths"])
+    name = options["name"]
+    if name is not None and not NAME_PATTERN.match(name):
+        raise click.BadParameter(f"{name!r}: use letters, digits, '.', '_', '+' and '-'", param_hint="'--name'")
+    root = writable_root(options["out"])
+    train = TrainConfig(options["steps"], options["batch_size"], options["lr"], options["clip"],
+                        options["eval_every"], options["eval_size"], options["time_limit"])
+    sweep = Sweep(options["task_names"], options["lengths"], options["model_names"], options["seeds"],
+                  ModelConfig(options["hidden"], options["layers"]), train, options["device"], options["threads"])
+    return sweep, root
+
+
+def _check_memory(sweep: Any, concurrent: int) -> None:
+    from bench.runner import SweepTooLarge, check_fits
+
+    try:
+        check_fits(sweep, concurrent)
+    except SweepTooLarge as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise click.UsageError("--executor ray needs Ray: pip install 'bench[ray]'") from None
+
+
+def summary_table(records: list[dict[str, Any]]) -> str:
+    """The end-of-run grid per task (model x length), as plain text."""
+    from bench.report import summarize, cell_text
+    from bench.store import results_frame
+
+    if not records:
+        return ""
+    summary = summarize(results_frame(records))
+    lines = []
+    for task, rows in summary.groupby("task"):
+        grid = rows.assign(text=rows.apply(cell_text, axis=1)).pivot(index="model", columns="length", values="text")
+        lines.append(f"{task} (chance accuracy {rows['chance_accuracy'].iloc[0]:.3f}):")
+        width = max(len(str(v)) for v in grid.fillna("").values.ravel()) + 2
+        lines.append("  " + "model".ljust(8) + "".join(f"L={length}".ljust(width) for length in grid.columns))
+        for model, values in grid.fillna("—").iterrows():
+            lines.append("  " + model.ljust(8) + "".join(str(v).ljust(width) for v in values))
+    return "\n".join(lines) + "\n"
 
 
 def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...]) -> None:

@@ -1,17 +1,33 @@
 """Executors run cells and yield their results as they finish; the caller alone writes them.
 
 Contract: `map(cells, on_progress) -> iterator of result records`, one per cell, in completion order.
+A cell that raises is a `failed` record, never an exception out of `map`.
+
+- InProcessExecutor: one cell after another in this process (no start-up cost).
+- LocalExecutor: worker processes (spawn), `jobs` cells at a time, each worker with its own torch and
+  numba thread budget so cores are packed, not oversubscribed; on CUDA, cells are spread over GPUs.
+- RayExecutor: the same cells as Ray tasks on a local instance or a cluster.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence
+import ctypes
+import dataclasses
+import os
+import queue
+import signal
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Iterator, Protocol, Sequence
+
+import multiprocessing
 
 import numba
 import torch
 
 from bench.sweep import Cell
-from bench.train import ProgressCallback, train_cell
+from bench.train import ProgressCallback, failed_record, train_cell
 
 
 class Executor(Protocol):
@@ -20,25 +36,202 @@ class Executor(Protocol):
         ...
 
 
+def set_threads(threads: int) -> None:
+    """Size torch's and numba's thread pools for this process.
+
+    Two pools spinning over the same cores slow each other down many times over (OpenMP threads
+    busy-wait), so every worker gets a budget and the budgets add up to the machine."""
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (respects affinity masks and container limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def local_slots(device: str, jobs: int | None, threads: int, cells_per_gpu: int) -> tuple[int, list[str]]:
+    """(cells at a time, GPUs to spread them over) for the local executor.
+
+    CPU: enough single-budget workers to fill the cores. CUDA: `cells_per_gpu` per visible GPU
+    (small recurrent models leave a GPU mostly idle, so several share one)."""
+    if not device.startswith("cuda"):
+        return jobs or max(1, usable_cpus() // threads), []
+    gpus = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if device == "cuda" else [device]
+    return jobs or len(gpus) * cells_per_gpu, gpus
+
+
+def make_executor(kind: str, device: str, threads: int, jobs: int | None = None, cells_per_gpu: int = 1,
+                  ray_address: str | None = None, cpus_per_cell: float | None = None,
+                  gpus_per_cell: float | None = None) -> "Executor":
+    """The executor a `bench run` asked for."""
+    if kind == "ray":
+        gpus = gpus_per_cell if gpus_per_cell is not None else (1 / cells_per_gpu if device.startswith("cuda") else 0)
+        return RayExecutor(ray_address, cpus_per_cell or threads, gpus)
+    slots, gpus = local_slots(device, jobs, threads, cells_per_gpu)
+    return InProcessExecutor() if slots == 1 else LocalExecutor(slots, gpus)
+
+
 class InProcessExecutor:
-    """Cells one after another in this process: no start-up cost, the whole machine for each cell.
-
-    `threads` caps torch's and numba's thread pools. Two processes that each spin a pool over the
-    same cores slow each other down many times over (OpenMP threads busy-wait), so give concurrent
-    runs disjoint thread budgets.
-    """
-
-    def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads
+    """Cells one after another in this process."""
 
     def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
-        if self.threads:
-            set_threads(self.threads)
         for cell in cells:
+            set_threads(cell.threads)
             yield train_cell(cell, on_progress)
 
 
-def set_threads(threads: int) -> None:
-    """Size torch's and numba's thread pools for this process."""
-    torch.set_num_threads(threads)
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+# --- local worker processes -------------------------------------------------------------------
+
+_progress_queue: Any = None  # set in each worker by _start_worker
+
+
+def _start_worker(progress_queue: Any) -> None:
+    global _progress_queue
+    _progress_queue = progress_queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and stops the workers
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the driver dies (even by SIGKILL), so no orphan keeps
+    training cells whose results nobody will store."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _report_progress(cell: Cell, step: int, accuracy: float | None) -> None:
+    _progress_queue.put((cell.key, step, accuracy))
+
+
+def _train_in_worker(cell: Cell) -> dict[str, Any]:
+    set_threads(cell.threads)
+    return train_cell(cell, _report_progress)
+
+
+class LocalExecutor:
+    """`jobs` worker processes on this machine; on CUDA, cells are balanced over `gpus` devices."""
+
+    def __init__(self, jobs: int, gpus: Sequence[str] = ()) -> None:
+        self.jobs, self.gpus = jobs, list(gpus)
+
+    def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
+        if not cells:
+            return
+        context = multiprocessing.get_context("spawn")  # fork after torch/numba threads is unsafe
+        progress = context.Queue()
+        by_key = {cell.key: cell for cell in cells}
+        relay = threading.Thread(target=_relay_progress, args=(progress, by_key, on_progress), daemon=True)
+        relay.start()
+        try:
+            yield from self._run(cells, context, progress)
+        finally:
+            progress.put(None)
+            relay.join(timeout=5)
+
+    def _run(self, cells: Sequence[Cell], context: Any, progress: Any) -> Iterator[dict]:
+        pending = list(reversed(cells))
+        while pending:  # a pool broken by a crashed worker is replaced and the sweep goes on
+            pool = ProcessPoolExecutor(min(self.jobs, len(pending)), mp_context=context,
+                                       initializer=_start_worker, initargs=(progress,))
+            try:
+                yield from self._drain(pool, pending)
+            finally:
+                _stop_pool(pool)
+
+    def _drain(self, pool: ProcessPoolExecutor, pending: list[Cell]) -> Iterator[dict]:
+        running: dict[Future, Cell] = {}
+        load = {gpu: 0 for gpu in self.gpus}
+        while pending or running:
+            while pending and len(running) < self.jobs:
+                cell = self._place(pending.pop(), load)
+                running[pool.submit(_train_in_worker, cell)] = cell
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                cell = running.pop(future)
+                if cell.device in load:
+                    load[cell.device] -= 1
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    yield failed_record(cell, "worker process died (killed or crashed) while this cell ran")
+                    pending.extend(running.values())  # innocent cells of the broken pool run again
+                    return
+                except Exception as error:  # e.g. a result that could not be sent back
+                    yield failed_record(cell, f"worker error: {type(error).__name__}: {error}")
+
+    def _place(self, cell: Cell, load: dict[str, int]) -> Cell:
+        """Put a CUDA cell on the least loaded GPU (the key ignores which GPU)."""
+        if not load or cell.device_kind != "cuda":
+            return cell
+        gpu = min(load, key=load.__getitem__)
+        load[gpu] += 1
+        return dataclasses.replace(cell, device=gpu)
+
+
+def _relay_progress(progress: Any, by_key: dict[str, Cell], on_progress: ProgressCallback | None) -> None:
+    while True:
+        try:
+            message = progress.get(timeout=1.0)
+        except queue.Empty:
+            continue
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        key, step, accuracy = message
+        if on_progress and key in by_key:
+            on_progress(by_key[key], step, accuracy)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Shut the pool down now; on Ctrl-C running workers are terminated rather than awaited."""
+    workers = list(getattr(pool, "_processes", {}).values())  # no public handle on the processes
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        worker.join(timeout=5)
+
+
+# --- Ray ------------------------------------------------------------------------------------------
+
+class RayExecutor:
+    """Cells as Ray tasks with `cpus_per_cell` CPUs and a (fractional) `gpus_per_cell` GPU each.
+
+    Results return to the driver, which alone writes them. `address` None starts a local instance;
+    "auto" or "ray://host:10001" joins a cluster whose nodes have `bench` installed."""
+
+    def __init__(self, address: str | None = None, cpus_per_cell: float = 1, gpus_per_cell: float = 0) -> None:
+        self.address, self.cpus_per_cell, self.gpus_per_cell = address, cpus_per_cell, gpus_per_cell
+
+    def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        task = ray.remote(num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell)(_train_on_ray)
+        running = {task.remote(cell): cell for cell in cells}
+        try:
+            while running:
+                done, _ = ray.wait(list(running), num_returns=1)
+                cell = running.pop(done[0])
+                try:
+                    yield ray.get(done[0])
+                except Exception as error:  # the Ray worker died, or the task could not run
+                    yield failed_record(cell, f"Ray task failed: {type(error).__name__}: {error}")
+        finally:
+            for reference in running:
+                ray.cancel(reference, force=True)
+
+
+def _train_on_ray(cell: Cell) -> dict[str, Any]:
+    set_threads(cell.threads)
+    return train_cell(cell)

@@ -26,9 +26,10 @@ def finished_line(record: dict[str, Any]) -> str:
 
 
 class Display:
-    """Overall cells bar plus the running cell's steps; falls back to plain lines on stderr."""
+    """An overall cells bar with ETA and one row per running cell (step, eval accuracy); plain
+    lines on stderr when it is not a terminal. Thread-safe: workers report from another thread."""
 
-    def __init__(self, total: int, done: int, steps: int, enabled: bool) -> None:
+    def __init__(self, total: int, done: int, enabled: bool) -> None:
         self.console = Console(stderr=True)
         self.enabled = enabled and sys.stderr.isatty()
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -36,8 +37,7 @@ class Display:
                                  TextColumn("{task.fields[note]}"), console=self.console,
                                  disable=not self.enabled)
         self.cells = self.progress.add_task("cells", total=total, completed=done, note="")
-        self.steps = self.progress.add_task("", total=steps, note="")
-        self.current: Cell | None = None
+        self.rows: dict[str, Any] = {}
 
     def __enter__(self) -> "Display":
         self.progress.__enter__()
@@ -47,15 +47,17 @@ class Display:
         self.progress.__exit__(*exc)
 
     def step(self, cell: Cell, step: int, accuracy: float | None) -> None:
-        """Called by the training loop after each evaluation."""
-        if cell is not self.current:
-            self.current = cell
-            self.progress.reset(self.steps, total=cell.train.steps, description=cell.label())
-        note = f"acc {accuracy:.3f}" if accuracy is not None else ""
-        self.progress.update(self.steps, completed=step, note=note)
+        """Called when a cell starts (step 0) and after each of its evaluations."""
+        if cell.key not in self.rows:
+            self.rows[cell.key] = self.progress.add_task(f"  {cell.label()}", total=cell.train.steps, note="")
+        note = f"eval acc {accuracy:.3f}" if accuracy is not None else ""
+        self.progress.update(self.rows[cell.key], completed=step, note=note)
 
     def finished(self, record: dict[str, Any]) -> None:
-        """Log one line for a finished cell and advance the overall bar."""
+        """Log one line for a finished cell, drop its row and advance the overall bar."""
+        row = self.rows.pop(record["key"], None)
+        if row is not None:
+            self.progress.remove_task(row)
         self.log(finished_line(record))
         self.progress.advance(self.cells)
 

@@ -69,27 +69,43 @@ def available_bytes(device: str) -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_fits(sweep: Sweep) -> None:
-    """Refuse a sweep with a cell that cannot fit, before anything is written."""
-    limit = available_bytes(sweep.device)
+def check_fits(sweep: Sweep, concurrent: int = 1) -> None:
+    """Refuse a sweep with a cell that cannot fit (`concurrent` cells share the memory), before
+    anything is written."""
+    limit = available_bytes(sweep.device) // max(1, concurrent)
     largest = max(sweep.expand(), key=estimate_cell_bytes)
     need = estimate_cell_bytes(largest)
     if need > limit:
         raise SweepTooLarge(
             f"cell {largest.label()} needs about {need / 2**30:.1f} GiB but {sweep.device} has "
-            f"{limit / 2**30:.1f} GiB available; use shorter --lengths, a smaller --batch-size or --hidden")
+            f"{limit / 2**30:.1f} GiB available per cell; use shorter --lengths, a smaller --batch-size "
+            f"or --hidden, or fewer --jobs")
+
+
+def cells_to_compute(cells: list[Cell], store: Store, fresh: bool = False,
+                     retry_failed: bool = False) -> list[Cell]:
+    """The cells without a stored result; all with `fresh`; stored failures too with `retry_failed`."""
+    if fresh:
+        return list(cells)
+    todo = []
+    for cell in cells:
+        stored = store.load_cell(cell.key)
+        if stored is None or (retry_failed and stored["status"] == "failed"):
+            todo.append(cell)
+    return todo
 
 
 def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
-              progress: bool = True, argv: list[str] | None = None) -> RunSummary:
+              progress: bool = True, argv: list[str] | None = None, fresh: bool = False,
+              retry_failed: bool = False) -> RunSummary:
     """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report."""
     cells = sweep.expand()
     run_dir = store.run_dir(name or sweep.default_name())
     manifest = _manifest(sweep, run_dir.name, cells, argv or provenance.argv())
     write_json(run_dir / "manifest.json", manifest)
-    todo = [cell for cell in cells if store.load_cell(cell.key) is None]
+    todo = cells_to_compute(cells, store, fresh, retry_failed)
     try:
-        with Display(len(cells), len(cells) - len(todo), sweep.train.steps, progress) as display:
+        with Display(len(cells), len(cells) - len(todo), progress) as display:
             for record in (executor or InProcessExecutor()).map(todo, display.step):
                 store.save_cell(record)
                 display.finished(record)

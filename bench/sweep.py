@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import tasks
@@ -44,6 +44,7 @@ class Cell:
     model_config: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     device: str = "cpu"  # a concrete device: cpu, cuda, cuda:N
+    threads: int = 1  # torch threads training this cell on CPU
 
     @property
     def device_kind(self) -> str:
@@ -60,6 +61,8 @@ class Cell:
             "train": asdict(self.train),
             "seed": self.seed,
             "device": self.device_kind,
+            # oneDNN's CPU kernels may sum in another order with another thread count (seen: LSTM)
+            **({"threads": self.threads} if self.device_kind == "cpu" else {}),
         }
 
     @property
@@ -83,12 +86,12 @@ class Sweep:
     model_config: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     device: str = "cpu"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    threads: int = 1  # per cell; how many cells run at once is the executor's business
 
     def expand(self) -> list[Cell]:
         """The cells in a fixed order: task, length, model, seed."""
         return [
-            Cell(task, length, model, seed, self.model_config, self.train, self.device)
+            Cell(task, length, model, seed, self.model_config, self.train, self.device, self.threads)
             for task in self.tasks
             for length in self.lengths
             for model in self.models
@@ -97,9 +100,7 @@ class Sweep:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the manifest."""
-        data = asdict(self)
-        data.pop("extra")
-        return data
+        return asdict(self)
 
     def default_name(self) -> str:
         """`adding-1a2b3c4d`: the same sweep always lands in the same run folder."""

@@ -58,6 +58,11 @@ def train_cell(cell: Cell, on_progress: ProgressCallback | None = None) -> dict[
     return _record(cell, outcome, started)
 
 
+def failed_record(cell: Cell, error: str) -> dict[str, Any]:
+    """The record of a cell that could not run to an end (used when its worker dies)."""
+    return _record(cell, Outcome(status="failed", error=error), time.time())
+
+
 def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     task, budget = tasks.get(cell.task), cell.train
     device = torch.device(cell.device)
@@ -68,6 +73,7 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
     eval_set = _to_device(task.generate(budget.eval_size, cell.length, cell.seed, "eval"), device)
     clock, first_loss, loss_sum = time.perf_counter(), None, 0.0
+    on_progress(cell, 0, None)
 
     for step in range(1, budget.steps + 1):
         start = (step - 1) * budget.batch_size
@@ -178,6 +184,7 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
         "key": cell.key, "task": cell.task, "task_version": task.version, "task_params": task.params,
         "model": cell.model, "length": cell.length, "seq_len": task.seq_len(cell.length), "seed": cell.seed,
         "hidden": cell.model_config.hidden, "layers": cell.model_config.layers, "params": outcome.params,
+        "threads": cell.threads,
         "steps_budget": budget.steps, "batch_size": budget.batch_size, "lr": budget.lr, "clip": budget.clip,
         "status": outcome.status, "solved": outcome.status == "solved",
         "accuracy": outcome.accuracy, "best_accuracy": outcome.best_accuracy, "loss": outcome.loss,
@@ -194,10 +201,13 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
 def _cell_provenance(cell: Cell, started: float) -> dict[str, Any]:
     device = torch.device(cell.device)
     info = {"started": started, "finished": time.time(), "host": platform.node(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cell_threads": cell.threads,
             "flush_denormal": device.type == "cpu"}
     if device.type == "cuda":
-        info.update(gpu=torch.cuda.get_device_name(device), cudnn=torch.backends.cudnn.version(),
-                    cudnn_deterministic=torch.backends.cudnn.deterministic,
-                    cudnn_benchmark=torch.backends.cudnn.benchmark)
+        try:  # provenance must never turn a failed cell into a crashed sweep
+            info.update(gpu=torch.cuda.get_device_name(device), cudnn=torch.backends.cudnn.version(),
+                        cudnn_deterministic=torch.backends.cudnn.deterministic,
+                        cudnn_benchmark=torch.backends.cudnn.benchmark)
+        except (RuntimeError, AssertionError, ValueError) as error:
+            info["gpu"] = f"unavailable: {error}"
     return info

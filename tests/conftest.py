@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 
 from bench.cli import cli
 
-TINY_RUN = ["--steps", "40", "--eval-every", "20", "--eval-size", "64", "--hidden", "16", "--batch-size", "16",
+TINY_RUN = ["--jobs", "1", "--steps", "40", "--eval-every", "20", "--eval-size", "64", "--hidden", "16", "--batch-size", "16",
             "--no-progress"]
 
 
@@ -35,3 +36,14 @@ def bench_cli():
 def files_under(path: Path) -> list[Path]:
     """Every file below `path` (an empty list when it does not exist)."""
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+def require_ray():
+    """Import ray; skip when it is missing, except in CI, which installs the ray extra (a failure there)."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("ray is not installed (pip install 'bench[ray]')")
+    return ray

@@ -5,7 +5,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import TINY_RUN, files_under
+from conftest import TINY_RUN, files_under, require_ray
 
 BAD_INPUTS = [
     (["--task", "addin", "--lengths", "10"], "did you mean 'adding'"),
@@ -127,3 +127,35 @@ def test_listing_and_show(bench_cli):
     lines = shown.stdout.splitlines()
     assert shown.code == 0 and lines[-1].endswith("*") and len(lines) == 3 + 5
     assert bench_cli("show", "adding", "--length", "1").code == 2
+
+
+def test_config_file_sets_options_and_flags_override(bench_cli, tmp_path):
+    config = tmp_path / "sweep.toml"
+    config.write_text('task = "adding"\nlengths = [4, 5]\nmodels = ["rnn"]\nseeds = [0, 1]\nsteps = 20\n'
+                      'eval-every = 10\neval_size = 16\njobs = 1\n')
+    result = bench_cli("run", "--config", config, "--steps", "30", "--out", tmp_path / "r", "--name", "c", "--no-progress")
+    assert result.code == 0, result.stderr
+    table = pd.read_csv(tmp_path / "r/runs/c/results.csv")
+    assert len(table) == 4 and set(table["steps_budget"]) == {30} and set(table["length"]) == {4, 5}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('task = "adding"\nlengths = [4]\nbogus = 1\n', "unknown key 'bogus'"),
+    ('task = "adding"\nlengths = [4, "x"]\n', "not a comma-separated list"),
+    ('task = "adding"\nlengths = [4\n', "not valid TOML"),
+    ('task = "adding"\nlengths = [4]\nsteps = -3\n', "--steps"),
+])
+def test_bad_config_file_is_exit_2_naming_the_problem(bench_cli, tmp_path, text, message):
+    config = tmp_path / "sweep.toml"
+    config.write_text(text)
+    result = bench_cli("run", "--config", config, "--out", tmp_path / "r")
+    assert result.code == 2 and message in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+    assert bench_cli("run", "--config", tmp_path / "missing.toml").code == 2
+
+
+def test_ray_executor_from_the_command_line(bench_cli, tmp_path):
+    require_ray()
+    result = bench_cli("run", "--task", "adding", "--lengths", "4,5", "--models", "rnn", "--executor", "ray",
+                       *TINY_RUN[2:], "--out", tmp_path)
+    assert result.code == 0 and "2 cells (2 computed, 0 reused, 0 failed)" in result.stdout, result.stderr

@@ -28,20 +28,23 @@ def _run_on_terminal(args, cwd):
     return process.returncode, b"".join(chunks).decode(errors="replace")
 
 
-def test_terminal_gets_a_progress_bar_with_eta(tmp_path):
-    code, output = _run_on_terminal([*RUN, "--out", str(tmp_path)], tmp_path)
+def test_terminal_gets_a_progress_bar_with_eta_and_a_row_per_running_cell(tmp_path):
+    code, output = _run_on_terminal([*RUN, "--jobs", "2", "--steps", "400", "--out", str(tmp_path)], tmp_path)
     assert code == 0, output
     assert "eta" in output and "\x1b[" in output and "cells" in output
-    assert "delayed-recall L=5 gru seed=0:" in output
+    assert "delayed-recall L=5 gru seed=0:" in output  # the finished line
+    rows = [line for line in output.split("\n") if "/400" in line]  # running-cell rows: step of 400
+    assert any("rnn" in row for row in rows) and any("gru" in row for row in rows)
 
 
 def test_pipe_or_no_progress_gets_plain_lines_only(tmp_path):
     for extra in ([], ["--no-progress"]):
-        result = subprocess.run([*RUN, "--out", str(tmp_path / str(len(extra))), *extra],
+        result = subprocess.run([*RUN, "--jobs", "1", "--out", str(tmp_path / str(len(extra))), *extra],
                                 capture_output=True, text=True, cwd=tmp_path)
         assert result.returncode == 0 and "\x1b[" not in result.stderr + result.stdout
-        lines = result.stderr.strip().splitlines()
+        lines = [line for line in result.stderr.splitlines() if line.startswith("delayed-recall L=")]
         assert [line.split(":")[0] for line in lines] == ["delayed-recall L=5 rnn seed=0", "delayed-recall L=5 gru seed=0"]
+        assert "delayed-recall (chance accuracy 0.125):" in result.stderr  # the summary table at the end
 
 
 def test_finished_line_names_status_accuracy_and_chance():
