@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -44,6 +45,9 @@ class OneLineErrors(click.Group):
         except (click.Abort, KeyboardInterrupt):
             click.echo("bench: interrupted; finished cells are kept, re-run the command to resume", err=True)
             sys.exit(130)
+        if args is None:  # the real command, not an in-process caller such as a test runner
+            # the work is done and stored: a Ctrl-C arriving now must not become a traceback on the way out
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.exit(code if isinstance(code, int) else 0)
 
 

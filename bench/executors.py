@@ -92,6 +92,7 @@ _progress_queue: Any = None  # set in each worker by _start_worker
 def _start_worker(progress_queue: Any) -> None:
     global _progress_queue
     _progress_queue = progress_queue
+    progress_queue.cancel_join_thread()  # never hang at exit flushing progress nobody needs
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and stops the workers
     _die_with_parent()
 
@@ -124,27 +125,24 @@ class LocalExecutor:
         if not cells:
             return
         context = multiprocessing.get_context("spawn")  # fork after torch/numba threads is unsafe
-        progress = context.Queue()
         by_key = {cell.key: cell for cell in cells}
-        relay = threading.Thread(target=_relay_progress, args=(progress, by_key, on_progress), daemon=True)
-        relay.start()
-        try:
-            yield from self._run(cells, context, progress)
-        finally:
-            progress.put(None)
-            relay.join(timeout=5)
-
-    def _run(self, cells: Sequence[Cell], context: Any, progress: Any) -> Iterator[dict]:
         pending = list(reversed(cells))
         while pending:  # a pool broken by a crashed worker is replaced and the sweep goes on
-            pool = ProcessPoolExecutor(min(self.jobs, len(pending)), mp_context=context,
-                                       initializer=_start_worker, initargs=(progress,))
-            try:
-                yield from self._drain(pool, pending)
-            finally:
-                _stop_pool(pool)
+            with _ProgressRelay(context, by_key, on_progress) as progress:
+                pool = ProcessPoolExecutor(min(self.jobs, len(pending)), mp_context=context,
+                                           initializer=_start_worker, initargs=(progress,))
+                try:
+                    broken = yield from self._drain(pool, pending)
+                except BaseException:  # Ctrl-C, or the caller stopped early: do not wait for running cells
+                    _terminate_pool(pool)
+                    raise
+                if broken:
+                    _terminate_pool(pool)
+                else:
+                    pool.shutdown(wait=True)
 
     def _drain(self, pool: ProcessPoolExecutor, pending: list[Cell]) -> Iterator[dict]:
+        """Keep `jobs` cells running until none are left; returns True if the pool broke."""
         running: dict[Future, Cell] = {}
         load = {gpu: 0 for gpu in self.gpus}
         while pending or running:
@@ -161,9 +159,10 @@ class LocalExecutor:
                 except BrokenProcessPool:
                     yield failed_record(cell, "worker process died (killed or crashed) while this cell ran")
                     pending.extend(running.values())  # innocent cells of the broken pool run again
-                    return
+                    return True
                 except Exception as error:  # e.g. a result that could not be sent back
                     yield failed_record(cell, f"worker error: {type(error).__name__}: {error}")
+        return False
 
     def _place(self, cell: Cell, load: dict[str, int]) -> Cell:
         """Put a CUDA cell on the least loaded GPU (the key ignores which GPU)."""
@@ -174,23 +173,39 @@ class LocalExecutor:
         return dataclasses.replace(cell, device=gpu)
 
 
-def _relay_progress(progress: Any, by_key: dict[str, Cell], on_progress: ProgressCallback | None) -> None:
-    while True:
-        try:
-            message = progress.get(timeout=1.0)
-        except queue.Empty:
-            continue
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        key, step, accuracy = message
-        if on_progress and key in by_key:
-            on_progress(by_key[key], step, accuracy)
+class _ProgressRelay:
+    """A queue the workers put (cell key, step, accuracy) on, and a thread that hands each message to
+    `on_progress` in the driver. One per pool: a worker terminated mid-write keeps the queue's shared
+    write lock forever, so a queue never outlives its pool, and the driver never writes to it (the
+    thread stops on an Event, not on a sentinel)."""
+
+    def __init__(self, context: Any, by_key: dict[str, Cell], on_progress: ProgressCallback | None) -> None:
+        self.queue, self.stop = context.Queue(), threading.Event()
+        self.by_key, self.on_progress = by_key, on_progress
+        self.thread = threading.Thread(target=self._relay, daemon=True)
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self.queue
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+    def _relay(self) -> None:
+        while not self.stop.is_set():
+            try:
+                key, step, accuracy = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+            if self.on_progress and key in self.by_key:
+                self.on_progress(self.by_key[key], step, accuracy)
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Shut the pool down now; on Ctrl-C running workers are terminated rather than awaited."""
+def _terminate_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool now: running workers are terminated rather than awaited."""
     workers = list(getattr(pool, "_processes", {}).values())  # no public handle on the processes
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:

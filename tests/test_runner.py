@@ -13,8 +13,8 @@ from bench.sweep import Cell, Sweep, TrainConfig
 from conftest import files_under
 
 
-SLOW_SWEEP = ["--task", "delayed-recall", "--lengths", "5,6,7,8", "--models", "rnn", "--steps", "400",
-              "--eval-every", "400", "--eval-size", "32", "--hidden", "8", "--batch-size", "8", "--no-progress"]
+SLOW_SWEEP = ["--task", "delayed-recall", "--lengths", "5,6,7,8", "--models", "rnn", "--steps", "1500",
+              "--eval-every", "1500", "--eval-size", "32", "--hidden", "8", "--batch-size", "8", "--no-progress"]
 METRICS = ["key", "status", "accuracy", "best_accuracy", "loss", "steps", "steps_to_solve", "params"]
 
 
@@ -22,9 +22,14 @@ def _bench(*args):
     return [sys.executable, "-m", "bench", "run", *map(str, args)]
 
 
+def _stored_cells(root):
+    """Finished cell files (a hidden *.tmp is a write in progress, or one a kill cut short)."""
+    return [p for p in files_under(root / "cells") if p.suffix == ".json" and not p.name.startswith(".")]
+
+
 def _wait_for_first_cell(root, process):
     deadline = time.time() + 120
-    while not files_under(root / "cells") and time.time() < deadline and process.poll() is None:
+    while not _stored_cells(root) and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
 
 
@@ -35,8 +40,8 @@ def test_ctrl_c_keeps_finished_cells_writes_partial_tables_and_resumes(tmp_path,
     _wait_for_first_cell(tmp_path, process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130 and "Traceback" not in stderr and "interrupted" in stderr
-    finished = len(files_under(tmp_path / "cells"))
+    assert process.returncode == 130 and "Traceback" not in stderr and "interrupted" in stderr, stderr[-2000:]
+    finished = len(_stored_cells(tmp_path))
     assert 1 <= finished < 4
     run = tmp_path / "runs" / "cut"
     assert len(pd.read_csv(run / "results.csv")) == finished
@@ -53,8 +58,9 @@ def test_sigkill_mid_sweep_then_rerun_equals_an_uninterrupted_run(tmp_path):
     _wait_for_first_cell(killed, process)
     process.kill()
     process.wait()
-    stored = {p.name for p in files_under(killed / "cells")}
-    assert 1 <= len(stored) < 4 and not any(p.name.endswith(".tmp") for p in files_under(killed / "cells"))
+    stored = _stored_cells(killed)
+    assert 1 <= len(stored) < 4
+    assert all(Store(killed).load_cell(p.stem) is not None for p in stored)  # every stored cell is whole
     resumed = subprocess.run(_bench(*SLOW_SWEEP, "--jobs", 2, "--out", killed, "--name", "r"), capture_output=True, text=True)
     assert resumed.returncode == 0 and f"({4 - len(stored)} computed, {len(stored)} reused" in resumed.stdout
     subprocess.run(_bench(*SLOW_SWEEP, "--jobs", 2, "--out", clean, "--name", "r"), check=True, capture_output=True)
