@@ -226,6 +226,9 @@ def run(obj: dict[str, Any], **options: Any) -> int:
     click.echo(summary_table(summary.records), err=True, nl=False)
     click.echo(f"{len(summary.records)} cells ({summary.computed} computed, {summary.reused} reused, "
                f"{summary.failed} failed) -> {summary.run_dir}")
+    if summary.failed:
+        click.echo(f"{summary.failed} cell(s) failed; errors are in {summary.run_dir / 'results.csv'}; "
+                   "--retry-failed recomputes them", err=True)
     return 1 if summary.failed else 0
 
 

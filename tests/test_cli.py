@@ -105,6 +105,7 @@ def test_failed_cell_is_recorded_and_exit_code_is_1(bench_cli, tmp_path, monkeyp
     monkeypatch.setitem(models.registry._items, "gru", broken)
     result = bench_cli("run", "--task", "adding", "--lengths", "5", "--models", "gru,rnn", *TINY_RUN, "--out", tmp_path)
     assert result.code == 1 and "FAILED: RuntimeError: no such luck" in result.stderr
+    assert "--retry-failed recomputes them" in result.stderr
     table = pd.read_csv(next((tmp_path / "runs").iterdir()) / "results.csv")
     assert table.set_index("model").loc["gru", "status"] == "failed"
     assert table.set_index("model").loc["rnn", "status"] in ("solved", "unsolved")
