@@ -265,7 +265,7 @@ def _require_ray() -> None:
 
 def summary_table(records: list[dict[str, Any]]) -> str:
     """The end-of-run grid per task (model x length), as plain text."""
-    from bench.report import summarize, cell_text
+    from bench.report import grid_texts, summarize
     from bench.store import results_frame
 
     if not records:
@@ -273,11 +273,11 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     summary = summarize(results_frame(records))
     lines = []
     for task, rows in summary.groupby("task"):
-        grid = rows.assign(text=rows.apply(cell_text, axis=1)).pivot(index="model", columns="length", values="text")
+        grid = grid_texts(rows)
         lines.append(f"{task} (chance accuracy {rows['chance_accuracy'].iloc[0]:.3f}):")
-        width = max(len(str(v)) for v in grid.fillna("").values.ravel()) + 2
-        lines.append("  " + "model".ljust(8) + "".join(f"L={length}".ljust(width) for length in grid.columns))
-        for model, values in grid.fillna("—").iterrows():
+        width = max(len(str(v)) for v in grid.values.ravel()) + 2
+        lines.append("  " + "model".ljust(8) + "".join(str(column).ljust(width) for column in grid.columns))
+        for model, values in grid.iterrows():
             lines.append("  " + model.ljust(8) + "".join(str(v).ljust(width) for v in values))
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ STATUS_MARKERS = {  # how each outcome is drawn over the model's line
     "diverged": ("X", "diverged"),
     "failed": ("X", "failed"),
 }
+DODGE = 1.04  # factor between neighbouring models' x positions on the log length axis
 STATUS_MARKS = {"solved": "✓", "unsolved": "budget", "timeout": "time", "diverged": "✗ diverged",
                 "failed": "✗ failed"}
 
@@ -103,11 +104,16 @@ def _header_lines(manifest: dict[str, Any]) -> list[str]:
     ]
 
 
-def _grid_table(summary: pd.DataFrame) -> str:
+def grid_texts(summary: pd.DataFrame) -> pd.DataFrame:
+    """One task's summary as a model x `L=length` grid of `cell_text`s (— where no cell ran)."""
     grid = summary.assign(text=summary.apply(cell_text, axis=1)).pivot(
         index="model", columns="length", values="text")
     grid.columns = [f"L={length}" for length in grid.columns]
-    return _plain_markdown(grid.fillna("—"))
+    return grid.fillna("—")
+
+
+def _grid_table(summary: pd.DataFrame) -> str:
+    return _plain_markdown(grid_texts(summary))
 
 
 def _cells_table(frame: pd.DataFrame) -> str:
@@ -146,14 +152,17 @@ def plot_accuracy_vs_length(frame: pd.DataFrame, stem: Path) -> None:
 
 
 def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
-    # failed or diverged-before-any-eval cells have no accuracy: draw them at 0 so they stay visible
-    cells = cells.assign(shown=cells["accuracy"].fillna(0.0))
-    sns.lineplot(data=cells, x="length", y="shown", hue="model", palette=palette, errorbar=("pi", 100),
+    # failed or diverged-before-any-eval cells have no accuracy: draw them at 0 so they stay visible;
+    # each model is shifted a few percent along the log axis so markers at chance do not hide each other
+    models = sorted(palette)
+    dodge = {model: DODGE ** (i - (len(models) - 1) / 2) for i, model in enumerate(models)}
+    cells = cells.assign(shown=cells["accuracy"].fillna(0.0), x=cells["length"] * cells["model"].map(dodge))
+    sns.lineplot(data=cells, x="x", y="shown", hue="model", palette=palette, errorbar=("pi", 100),
                  ax=axis, legend=False, linewidth=1.6)
     for (model, status), group in cells.groupby(["model", "status"]):
         marker, _ = STATUS_MARKERS[status]
         hollow = status in ("unsolved", "timeout")
-        axis.scatter(group["length"], group["shown"], marker=marker, s=46, zorder=3,
+        axis.scatter(group["x"], group["shown"], marker=marker, s=46, zorder=3,
                      facecolors="white" if hollow else palette[model], edgecolors=palette[model],
                      linewidths=1.4)
     first = cells.iloc[0]
