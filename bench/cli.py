@@ -297,10 +297,52 @@ def report(run_dir: Path) -> None:
     from bench.runner import rebuild_report
     from bench.store import Store
 
-    if not (run_dir / "manifest.json").is_file():
-        raise click.BadParameter(f"{run_dir} has no manifest.json: not a bench run folder", param_hint="RUN_DIR")
+    _require_run(run_dir)
     records = rebuild_report(run_dir, Store(run_dir.resolve().parent.parent))
     click.echo(f"report rebuilt from {len(records)} cells -> {run_dir / 'report.md'}")
+
+
+def _require_run(run_dir: Path) -> None:
+    if not (run_dir / "manifest.json").is_file():
+        raise click.BadParameter(f"{run_dir} has no manifest.json: not a bench run folder", param_hint="RUN")
+
+
+class GateParam(click.ParamType):
+    """`accuracy:-0.05` -> Gate."""
+
+    name = "metric:delta"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from bench.compare import Gate
+
+        try:
+            return value if isinstance(value, Gate) else Gate.parse(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+@cli.command()
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--only-changed", is_flag=True, help="Hide rows whose marker is 'not significant'.")
+@click.option("--fail-on", "gate", type=GateParam(), default=None,
+              help="Exit 1 when a cell's accuracy dropped by more than this (e.g. accuracy:-0.05) "
+                   "or a cell newly diverged or failed.")
+def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any) -> int:
+    """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
+    from bench.compare import compare_runs, format_table, gate_failures, load_run
+
+    for run_dir in (run_a, run_b):
+        _require_run(run_dir)
+    table = compare_runs(load_run(run_a), load_run(run_b))
+    shown = table[table["marker"] != "not significant"] if only_changed else table
+    click.echo(format_table(shown))
+    counts = table["marker"].str.split(" \\(").str[0].value_counts()
+    click.echo(", ".join(f"{count} {name}" for name, count in counts.items()))
+    if gate is not None and len(failures := gate_failures(table, gate)):
+        click.echo(f"bench: {len(failures)} cell(s) broke --fail-on {gate.metric}:{gate.threshold:g}", err=True)
+        return 1
+    return 0
 
 
 @cli.command("tasks")

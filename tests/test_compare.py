@@ -1,0 +1,92 @@
+import pytest
+
+from bench.compare import Gate, compare_runs
+from bench.store import Store, results_frame, write_json
+
+
+def _cell(model, length, seed, accuracy, status="unsolved", **extra):
+    key = f"{extra.pop('run', 'a')}{model}{length}{seed}"
+    return {"key": key, "task": "adding", "task_version": 1, "task_params": {"markers": "halves"}, "model": model,
+            "length": length, "seed": seed, "hidden": 128, "layers": 1, "steps_budget": 4000, "batch_size": 64,
+            "lr": 0.001, "clip": 1.0, "status": status, "accuracy": accuracy, "loss": 0.1, "loss_ratio": 0.5,
+            "curve": [], "provenance": {}, **extra}
+
+
+def _run(root, name, records):
+    store = Store(root)
+    for record in records:
+        store.save_cell(record)
+    write_json(store.run_dir(name) / "manifest.json", {"name": name, "cells": [r["key"] for r in records]})
+    return store.run_dir(name)
+
+
+BEFORE = [
+    _cell("gru", 50, 0, 0.40), _cell("gru", 50, 1, 0.42),  # -> better
+    _cell("lstm", 50, 0, 0.50), _cell("lstm", 50, 1, 0.52),  # -> worse
+    _cell("rnn", 50, 0, 0.080), _cell("rnn", 50, 1, 0.090),  # -> within noise
+    _cell("gru", 100, 0, 0.30), _cell("gru", 100, 1, 0.31),  # -> newly diverged
+    _cell("lstm", 100, 0, None, "failed"), _cell("lstm", 100, 1, 0.2),  # -> fixed
+    _cell("rnn", 100, 0, 0.1), _cell("rnn", 100, 1, 0.1),  # -> task version differs
+    _cell("gru", 200, 0, 0.1),  # -> only in A
+]
+AFTER = [
+    _cell("gru", 50, 0, 0.60, run="b"), _cell("gru", 50, 1, 0.62, run="b"),
+    _cell("lstm", 50, 0, 0.30, run="b"), _cell("lstm", 50, 1, 0.31, run="b"),
+    _cell("rnn", 50, 0, 0.075, run="b"), _cell("rnn", 50, 1, 0.095, run="b"),
+    _cell("gru", 100, 0, 0.30, run="b"), _cell("gru", 100, 1, 0.1, "diverged", run="b"),
+    _cell("lstm", 100, 0, 0.3, run="b"), _cell("lstm", 100, 1, 0.3, run="b"),
+    _cell("rnn", 100, 0, 0.1, run="b", task_version=2), _cell("rnn", 100, 1, 0.1, run="b", task_version=2),
+    _cell("rnn", 200, 0, 0.1, run="b"),  # -> only in B
+]
+EXPECTED = {("gru", 50): "better", ("lstm", 50): "worse", ("rnn", 50): "not significant",
+            ("gru", 100): "newly diverged", ("lstm", 100): "fixed",
+            ("rnn", 100): "not comparable (task_version differ)", ("gru", 200): "only in A", ("rnn", 200): "only in B"}
+
+
+def test_markers_on_constructed_cases():
+    table = compare_runs(results_frame(BEFORE), results_frame(AFTER))
+    assert {(r.model, r.length): r.marker for r in table.itertuples()} == EXPECTED
+    row = table.set_index(["model", "length"]).loc[("gru", 50)]
+    assert (row["accuracy_a"], row["accuracy_b"], row["difference"]) == pytest.approx((0.41, 0.61, 0.20))
+
+
+def test_single_seed_changes_below_the_floor_are_noise():
+    table = compare_runs(results_frame([_cell("gru", 5, 0, 0.50)]), results_frame([_cell("gru", 5, 0, 0.51, run="b")]))
+    assert table["marker"].tolist() == ["not significant"]
+    table = compare_runs(results_frame([_cell("gru", 5, 0, 0.50)]), results_frame([_cell("gru", 5, 0, 0.60, run="b")]))
+    assert table["marker"].tolist() == ["better"]
+
+
+def test_compare_command_prints_markers_and_gates_exit_code(bench_cli, tmp_path):
+    a, b = _run(tmp_path, "a", BEFORE), _run(tmp_path, "b", AFTER)
+    result = bench_cli("compare", a, b)
+    assert result.code == 0 and "better" in result.stdout and "newly diverged" in result.stdout
+    assert "1 better" in result.stdout and "1 worse" in result.stdout
+    rows = bench_cli("compare", a, b, "--only-changed").stdout.splitlines()[2:-1]  # between header and counts
+    assert len(rows) == 7 and not any(row.endswith("not significant") for row in rows)
+    gated = bench_cli("compare", a, b, "--fail-on", "accuracy:-0.05")
+    assert gated.code == 1 and "2 cell(s) broke --fail-on accuracy:-0.05" in gated.stderr  # lstm L=50, gru L=100
+    assert bench_cli("compare", a, b, "--fail-on", "accuracy:-0.5").code == 1  # newly diverged still fails
+    assert bench_cli("compare", a, a, "--fail-on", "accuracy:-0.05").code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fail-on", "accuracy"], "expected accuracy:-DELTA"),
+    (["--fail-on", "loss:-1"], "expected accuracy:-DELTA"),
+    (["--fail-on", "accuracy:0.1"], "<= 0"),
+    (["--fail-on", "accuracy:nan"], "<= 0"),
+])
+def test_bad_gate_is_exit_2(bench_cli, tmp_path, args, message):
+    a = _run(tmp_path, "a", BEFORE)
+    result = bench_cli("compare", a, a, *args)
+    assert result.code == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_compare_refuses_a_folder_that_is_not_a_run(bench_cli, tmp_path):
+    a = _run(tmp_path, "a", BEFORE)
+    result = bench_cli("compare", a, tmp_path)
+    assert result.code == 2 and "not a bench run folder" in result.stderr
+
+
+def test_gate_parse():
+    assert Gate.parse("accuracy:-0.05") == Gate("accuracy", -0.05)
