@@ -6,25 +6,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")  # files only; never needs a display
-matplotlib.rcParams["svg.hashsalt"] = "bench"  # stable element ids: the same cells give the same SVG bytes
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+from bench.plots import write_plots
+from bench.store import atomic_write, results_frame, write_tables
 
-from bench.store import atomic_write, results_frame, write_tables  # noqa: E402
-
-STATUS_MARKERS = {  # how each outcome is drawn over the model's line
-    "solved": ("o", "solved"),
-    "unsolved": ("o", "budget hit (unsolved)"),
-    "timeout": ("s", "time limit hit"),
-    "diverged": ("X", "diverged"),
-    "failed": ("X", "failed"),
-}
-DODGE = 1.04  # factor between neighbouring models' x positions on the log length axis
 STATUS_MARKS = {"solved": "✓", "unsolved": "budget", "timeout": "time", "diverged": "✗ diverged",
                 "failed": "✗ failed"}
 
@@ -34,7 +20,7 @@ def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[st
     frame = results_frame(records)
     write_tables(run_dir, frame)
     if len(frame):
-        plot_accuracy_vs_length(frame, run_dir / "plots" / "accuracy_vs_length")
+        write_plots(frame, records, summarize(frame), run_dir / "plots")
     atomic_write(run_dir / "report.md", markdown_report(frame, manifest).encode())
     return frame
 
@@ -129,62 +115,3 @@ def _plain_markdown(table: pd.DataFrame) -> str:
             for index, values in zip(table.index, table.itertuples(index=False))]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
-def plot_accuracy_vs_length(frame: pd.DataFrame, stem: Path) -> None:
-    """Accuracy against dependency length: a panel per task, a line per model, the seed range as a band,
-    chance as a dashed line, and each cell's outcome as a marker so nothing is silently missing."""
-    task_names = sorted(frame["task"].unique())
-    figure, axes = plt.subplots(1, len(task_names), figsize=(5.2 * len(task_names), 4.2), squeeze=False)
-    palette = dict(zip(sorted(frame["model"].unique()), sns.color_palette("colorblind")))
-    for axis, task in zip(axes[0], task_names):
-        _plot_task(axis, frame[frame["task"] == task], task, palette)
-    figure.legend(handles=_legend_handles(palette, frame), loc="center left", bbox_to_anchor=(1.0, 0.5),
-                  frameon=False)
-    figure.tight_layout()
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".svg"):
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format=suffix[1:], dpi=130, bbox_inches="tight",
-                       metadata={"Date": None} if suffix == ".svg" else None)
-        atomic_write(stem.with_suffix(suffix), buffer.getvalue())
-    plt.close(figure)
-
-
-def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
-    # failed or diverged-before-any-eval cells have no accuracy: draw them at 0 so they stay visible;
-    # each model is shifted a few percent along the log axis so markers at chance do not hide each other
-    models = sorted(palette)
-    dodge = {model: DODGE ** (i - (len(models) - 1) / 2) for i, model in enumerate(models)}
-    cells = cells.assign(shown=cells["accuracy"].fillna(0.0), x=cells["length"] * cells["model"].map(dodge))
-    sns.lineplot(data=cells, x="x", y="shown", hue="model", palette=palette, errorbar=("pi", 100),
-                 ax=axis, legend=False, linewidth=1.6)
-    for (model, status), group in cells.groupby(["model", "status"]):
-        marker, _ = STATUS_MARKERS[status]
-        hollow = status in ("unsolved", "timeout")
-        axis.scatter(group["x"], group["shown"], marker=marker, s=46, zorder=3,
-                     facecolors="white" if hollow else palette[model], edgecolors=palette[model],
-                     linewidths=1.4)
-    first = cells.iloc[0]
-    axis.axhline(first["chance_accuracy"], color="0.35", linestyle="--", linewidth=1.1)
-    axis.set_xscale("log")
-    lengths = sorted(cells["length"].unique())
-    axis.set_xticks(lengths, [str(length) for length in lengths])
-    axis.minorticks_off()
-    axis.set_ylim(-0.03, 1.03)
-    axis.set_title(f"{task} (v{first['task_version']}), solved: {first['solve_criterion']}", fontsize=10)
-    axis.set_xlabel("dependency length L (log scale)")
-    axis.set_ylabel("held-out accuracy, scored positions")
-
-
-def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame) -> list[Line2D]:
-    handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
-    handles.append(Line2D([], [], color="0.35", linestyle="--", label="chance"))
-    for status in sorted(set(frame["status"]), key=list(STATUS_MARKERS).index):
-        marker, label = STATUS_MARKERS[status]
-        hollow = status in ("unsolved", "timeout")
-        handles.append(Line2D([], [], marker=marker, linestyle="", color="0.2", label=label,
-                              markerfacecolor="white" if hollow else "0.2"))
-    if len(frame["seed"].unique()) > 1:
-        handles.append(Line2D([], [], color="0.7", linewidth=6, alpha=0.5, label="range over seeds"))
-    return handles

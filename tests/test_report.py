@@ -16,8 +16,10 @@ def _cell(model, length, seed, status="unsolved", accuracy=0.1, **extra):
             "curve": [], "provenance": {}, **extra}
 
 
+CURVE = [{"step": 100, "train_loss": 0.2, "eval_loss": 0.1, "eval_accuracy": 0.3, "seconds": 1.0},
+         {"step": 200, "train_loss": 0.1, "eval_loss": 0.01, "eval_accuracy": 0.9, "seconds": 2.0}]
 RECORDS = [
-    _cell("gru", 50, 0, "solved", 0.9, steps_to_solve=1000, loss=0.005),
+    _cell("gru", 50, 0, "solved", 0.9, steps_to_solve=1000, loss=0.005, curve=CURVE),
     _cell("gru", 50, 1, "solved", 0.7, steps_to_solve=1400, loss=0.008),
     _cell("rnn", 50, 0, "unsolved", 0.08, loss_ratio=0.99),
     _cell("rnn", 50, 1, "unsolved", 0.08, loss_ratio=0.93),
@@ -51,10 +53,15 @@ def test_report_files_keep_every_cell_including_failures(tmp_path):
     assert pd.read_csv(tmp_path / "results.csv")["error"].dropna().tolist() == ["RuntimeError: boom"]
     svg = (tmp_path / "plots" / "accuracy_vs_length.svg").read_text()
     assert "diverged" in svg and "failed" in svg and "budget hit" in svg and "chance" in svg
+    for plot in ("learning_curves", "heatmap", "steps_to_solve"):
+        for suffix in (".png", ".svg"):
+            assert (tmp_path / "plots" / f"{plot}{suffix}").stat().st_size > 1000, plot
+    assert "not solved within budget" in (tmp_path / "plots" / "steps_to_solve.svg").read_text()
+    assert "chance → perfect" in (tmp_path / "plots" / "heatmap.svg").read_text()
 
 
 def test_plot_is_byte_stable_between_builds(tmp_path):
     build_report(tmp_path / "a", RECORDS, {"name": "t"})
     build_report(tmp_path / "b", RECORDS, {"name": "t"})
-    for name in ("accuracy_vs_length.svg", "accuracy_vs_length.png"):
+    for name in sorted(p.name for p in (tmp_path / "a/plots").iterdir()):
         assert (tmp_path / "a/plots" / name).read_bytes() == (tmp_path / "b/plots" / name).read_bytes()

@@ -1,0 +1,178 @@
+"""Seaborn plots of a run: accuracy against dependency length, learning curves, a grid heatmap, and
+steps to solve. Byte-stable: the same cells give the same files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+matplotlib.rcParams["svg.hashsalt"] = "bench"  # stable element ids: the same cells give the same SVG bytes
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from bench.store import atomic_write  # noqa: E402
+
+STATUS_MARKERS = {  # how each outcome is drawn over the model's line
+    "solved": ("o", "solved"),
+    "unsolved": ("o", "budget hit (unsolved)"),
+    "timeout": ("s", "time limit hit"),
+    "diverged": ("X", "diverged"),
+    "failed": ("X", "failed"),
+}
+DODGE = 1.04  # factor between neighbouring models' x positions on the log length axis
+
+
+def write_plots(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame, folder: Path) -> None:
+    """Every plot of a run into `folder`, as PNG and SVG."""
+    plot_accuracy_vs_length(frame, folder / "accuracy_vs_length")
+    plot_learning_curves(records, folder / "learning_curves")
+    plot_heatmap(summary, folder / "heatmap")
+    plot_steps_to_solve(frame, folder / "steps_to_solve")
+
+
+def _save(figure: plt.Figure, stem: Path) -> None:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".svg"):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=suffix[1:], dpi=130, bbox_inches="tight",
+                       metadata={"Date": None} if suffix == ".svg" else None)
+        atomic_write(stem.with_suffix(suffix), buffer.getvalue())
+    plt.close(figure)
+
+
+def _dodged_lengths(cells: pd.DataFrame, palette: dict[str, Any]) -> pd.Series:
+    """Lengths shifted a few percent per model on the log axis, so markers at one point stay visible."""
+    models = sorted(palette)
+    dodge = {model: DODGE ** (i - (len(models) - 1) / 2) for i, model in enumerate(models)}
+    return cells["length"] * cells["model"].map(dodge)
+
+
+def _palette(models: Any) -> dict[str, Any]:
+    return dict(zip(sorted(set(models)), sns.color_palette("colorblind")))
+
+
+def plot_accuracy_vs_length(frame: pd.DataFrame, stem: Path) -> None:
+    """Accuracy against dependency length: a panel per task, a line per model, the seed range as a band,
+    chance as a dashed line, and each cell's outcome as a marker so nothing is silently missing."""
+    task_names = sorted(frame["task"].unique())
+    figure, axes = plt.subplots(1, len(task_names), figsize=(5.2 * len(task_names), 4.2), squeeze=False)
+    palette = _palette(frame["model"])
+    for axis, task in zip(axes[0], task_names):
+        _plot_task(axis, frame[frame["task"] == task], task, palette)
+    figure.legend(handles=_legend_handles(palette, frame), loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  frameon=False)
+    figure.tight_layout()
+    _save(figure, stem)
+
+
+def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
+    # failed or diverged-before-any-eval cells have no accuracy: draw them at 0 so they stay visible;
+    # each model is shifted a few percent along the log axis so markers at chance do not hide each other
+    cells = cells.assign(shown=cells["accuracy"].fillna(0.0), x=_dodged_lengths(cells, palette))
+    sns.lineplot(data=cells, x="x", y="shown", hue="model", palette=palette, errorbar=("pi", 100),
+                 ax=axis, legend=False, linewidth=1.6)
+    for (model, status), group in cells.groupby(["model", "status"]):
+        marker, _ = STATUS_MARKERS[status]
+        hollow = status in ("unsolved", "timeout")
+        axis.scatter(group["x"], group["shown"], marker=marker, s=46, zorder=3,
+                     facecolors="white" if hollow else palette[model], edgecolors=palette[model],
+                     linewidths=1.4)
+    first = cells.iloc[0]
+    axis.axhline(first["chance_accuracy"], color="0.35", linestyle="--", linewidth=1.1)
+    axis.set_xscale("log")
+    lengths = sorted(cells["length"].unique())
+    axis.set_xticks(lengths, [str(length) for length in lengths])
+    axis.minorticks_off()
+    axis.set_ylim(-0.03, 1.03)
+    axis.set_title(f"{task} (v{first['task_version']}), solved: {first['solve_criterion']}", fontsize=10)
+    axis.set_xlabel("dependency length L (log scale)")
+    axis.set_ylabel("held-out accuracy, scored positions")
+
+
+def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame) -> list[Line2D]:
+    handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
+    handles.append(Line2D([], [], color="0.35", linestyle="--", label="chance"))
+    for status in sorted(set(frame["status"]), key=list(STATUS_MARKERS).index):
+        marker, label = STATUS_MARKERS[status]
+        hollow = status in ("unsolved", "timeout")
+        handles.append(Line2D([], [], marker=marker, linestyle="", color="0.2", label=label,
+                              markerfacecolor="white" if hollow else "0.2"))
+    if len(frame["seed"].unique()) > 1:
+        handles.append(Line2D([], [], color="0.7", linewidth=6, alpha=0.5, label="range over seeds"))
+    return handles
+
+
+def plot_learning_curves(records: list[dict[str, Any]], stem: Path) -> None:
+    """Held-out accuracy against optimizer step: a row per task, a column per length, a line per
+    (model, seed), chance dashed."""
+    points = pd.DataFrame([{**point, "task": r["task"], "length": r["length"], "model": r["model"], "seed": r["seed"],
+                            "chance": r["chance_accuracy"]} for r in records for point in r.get("curve") or []])
+    if points.empty:
+        return
+    grid = sns.relplot(data=points, x="step", y="eval_accuracy", hue="model", units="seed", estimator=None,
+                       row="task", col="length", kind="line", palette=_palette(points["model"]),
+                       height=2.6, aspect=1.3, facet_kws={"sharex": False, "margin_titles": True})
+    for (task, length), axis in grid.axes_dict.items():
+        chance = points[(points["task"] == task) & (points["length"] == length)]["chance"]
+        if len(chance):
+            axis.axhline(chance.iloc[0], color="0.35", linestyle="--", linewidth=1)
+        axis.set_ylim(-0.03, 1.03)
+    grid.set_axis_labels("optimizer step", "held-out accuracy")
+    _save(grid.figure, stem)
+
+
+def plot_heatmap(summary: pd.DataFrame, stem: Path) -> None:
+    """The grid of cells per task (model x length), coloured from chance (0) to perfect (1)."""
+    task_names = sorted(summary["task"].unique())
+    figure, axes = plt.subplots(1, len(task_names), figsize=(4.6 * len(task_names), 2.8), squeeze=False)
+    for axis, task in zip(axes[0], task_names):
+        rows = summary[summary["task"] == task]
+        above_chance = (rows["accuracy"] - rows["chance_accuracy"]) / (1 - rows["chance_accuracy"])
+        scaled = rows.assign(scaled=above_chance.clip(0, 1)).pivot(index="model", columns="length", values="scaled")
+        labels = rows.pivot(index="model", columns="length", values="accuracy").map(
+            lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
+        sns.heatmap(scaled.astype(float), annot=labels, fmt="", vmin=0, vmax=1, cmap="viridis", ax=axis,
+                    cbar_kws={"label": "chance → perfect"}, linewidths=0.5)
+        axis.set_title(task, fontsize=10)
+        axis.set_xlabel("dependency length L")
+    figure.tight_layout()
+    _save(figure, stem)
+
+
+def plot_steps_to_solve(frame: pd.DataFrame, stem: Path) -> None:
+    """Optimizer steps to solve against dependency length (log-log); cells that ran out of budget are
+    drawn hollow at their budget, as a lower bound."""
+    task_names = sorted(frame["task"].unique())
+    figure, axes = plt.subplots(1, len(task_names), figsize=(5.2 * len(task_names), 4.0), squeeze=False)
+    palette = _palette(frame["model"])
+    for axis, task in zip(axes[0], task_names):
+        cells = frame[frame["task"] == task]
+        solved = cells[cells["solved"].astype(bool)]
+        if len(solved):
+            sns.lineplot(data=solved.astype({"steps_to_solve": float}), x="length", y="steps_to_solve", hue="model",
+                         palette=palette, marker="o", errorbar=("pi", 100), ax=axis, legend=False)
+        budget = cells[cells["status"].isin(["unsolved", "timeout"])]
+        budget = budget.assign(x=_dodged_lengths(budget, palette))
+        for model, group in budget.groupby("model"):
+            axis.scatter(group["x"], group["steps"], marker="^", s=46, facecolors="white",
+                         edgecolors=palette[model], zorder=3)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        lengths = sorted(cells["length"].unique())
+        axis.set_xticks(lengths, [str(length) for length in lengths])
+        axis.minorticks_off()
+        axis.set_title(task, fontsize=10)
+        axis.set_xlabel("dependency length L (log scale)")
+        axis.set_ylabel("optimizer steps to solve")
+    handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
+    handles.append(Line2D([], [], marker="^", linestyle="", color="0.2", markerfacecolor="white",
+                          label="not solved within budget (≥)"))
+    figure.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    figure.tight_layout()
+    _save(figure, stem)
