@@ -36,10 +36,7 @@ class OneLineErrors(click.Group):
         extra["obj"] = {"argv": ["bench", *arguments]}  # what the user typed, for the manifest
         try:
             code = super().main(arguments, prog_name or "bench", standalone_mode=False, **extra)
-        except click.UsageError as error:
-            click.echo(f"bench: error: {error.format_message()}", err=True)
-            sys.exit(2)
-        except click.ClickException as error:
+        except click.ClickException as error:  # usage errors included: their exit code is 2
             click.echo(f"bench: error: {error.format_message()}", err=True)
             sys.exit(error.exit_code)
         except (click.Abort, KeyboardInterrupt):
@@ -295,10 +292,9 @@ def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...]) -> Non
 def report(run_dir: Path) -> None:
     """Rebuild a run's tables, plots and report from its stored cells (no training)."""
     from bench.runner import rebuild_report
-    from bench.store import Store
 
     _require_run(run_dir)
-    records = rebuild_report(run_dir, Store(run_dir.resolve().parent.parent))
+    records = rebuild_report(run_dir)
     click.echo(f"report rebuilt from {len(records)} cells -> {run_dir / 'report.md'}")
 
 

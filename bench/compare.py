@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.store import Store, results_frame
+from bench.store import Store, read_manifest, results_frame
 
 GROUP = ["task", "model", "length"]
 SETTINGS = ["task_version", "task_params", "hidden", "layers", "steps_budget", "batch_size", "lr", "clip"]
@@ -44,9 +44,7 @@ class Gate:
 
 def load_run(run_dir: Path) -> pd.DataFrame:
     """The stored cells of one run folder as a results frame."""
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    store = Store(run_dir.resolve().parent.parent)
-    return results_frame(store.load_cells(manifest["cells"]))
+    return results_frame(Store.of_run(run_dir).load_cells(read_manifest(run_dir)["cells"]))
 
 
 def _groups(frame: pd.DataFrame) -> pd.DataFrame:

@@ -75,13 +75,18 @@ def make_executor(kind: str, device: str, threads: int, jobs: int | None = None,
     return InProcessExecutor() if slots == 1 else LocalExecutor(slots, gpus)
 
 
+def _train_with_budget(cell: Cell, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Train one cell with this process's thread pools sized to the cell's budget."""
+    set_threads(cell.threads)
+    return train_cell(cell, on_progress)
+
+
 class InProcessExecutor:
     """Cells one after another in this process."""
 
     def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
         for cell in cells:
-            set_threads(cell.threads)
-            yield train_cell(cell, on_progress)
+            yield _train_with_budget(cell, on_progress)
 
 
 # --- local worker processes -------------------------------------------------------------------
@@ -111,8 +116,7 @@ def _report_progress(cell: Cell, step: int, accuracy: float | None) -> None:
 
 
 def _train_in_worker(cell: Cell) -> dict[str, Any]:
-    set_threads(cell.threads)
-    return train_cell(cell, _report_progress)
+    return _train_with_budget(cell, _report_progress)
 
 
 class LocalExecutor:
@@ -248,5 +252,4 @@ class RayExecutor:
 
 
 def _train_on_ray(cell: Cell) -> dict[str, Any]:
-    set_threads(cell.threads)
-    return train_cell(cell)
+    return _train_with_budget(cell)

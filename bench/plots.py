@@ -53,6 +53,14 @@ def _dodged_lengths(cells: pd.DataFrame, palette: dict[str, Any]) -> pd.Series:
     return cells["length"] * cells["model"].map(dodge)
 
 
+def _log_length_axis(axis: plt.Axes, lengths: pd.Series) -> None:
+    """A log x axis ticked at exactly the dependency lengths that were run."""
+    ticks = sorted(lengths.unique())
+    axis.set_xscale("log")
+    axis.set_xticks(ticks, [str(length) for length in ticks])
+    axis.minorticks_off()
+
+
 def _palette(models: Any) -> dict[str, Any]:
     return dict(zip(sorted(set(models)), sns.color_palette("colorblind")))
 
@@ -85,10 +93,7 @@ def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str
                      linewidths=1.4)
     first = cells.iloc[0]
     axis.axhline(first["chance_accuracy"], color="0.35", linestyle="--", linewidth=1.1)
-    axis.set_xscale("log")
-    lengths = sorted(cells["length"].unique())
-    axis.set_xticks(lengths, [str(length) for length in lengths])
-    axis.minorticks_off()
+    _log_length_axis(axis, cells["length"])
     axis.set_ylim(-0.03, 1.03)
     axis.set_title(f"{task} (v{first['task_version']}), solved: {first['solve_criterion']}", fontsize=10)
     axis.set_xlabel("dependency length L (log scale)")
@@ -162,11 +167,8 @@ def plot_steps_to_solve(frame: pd.DataFrame, stem: Path) -> None:
         for model, group in budget.groupby("model"):
             axis.scatter(group["x"], group["steps"], marker="^", s=46, facecolors="white",
                          edgecolors=palette[model], zorder=3)
-        axis.set_xscale("log")
         axis.set_yscale("log")
-        lengths = sorted(cells["length"].unique())
-        axis.set_xticks(lengths, [str(length) for length in lengths])
-        axis.minorticks_off()
+        _log_length_axis(axis, cells["length"])
         axis.set_title(task, fontsize=10)
         axis.set_xlabel("dependency length L (log scale)")
         axis.set_ylabel("optimizer steps to solve")

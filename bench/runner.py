@@ -6,7 +6,6 @@ store each result atomically as it arrives, then rebuild the run's tables, plots
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from bench import models, provenance
 from bench.executors import Executor, InProcessExecutor
 from bench.progress import Display
 from bench.report import build_report
-from bench.store import Store, write_json
+from bench.store import Store, read_manifest, write_json
 from bench.sweep import Cell, Sweep
 
 BYTES_PER_FLOAT = 4
@@ -117,10 +116,10 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
     return RunSummary(run_dir, records, computed=len(todo), reused=len(cells) - len(todo))
 
 
-def rebuild_report(run_dir: Path, store: Store) -> list[dict[str, Any]]:
+def rebuild_report(run_dir: Path) -> list[dict[str, Any]]:
     """`bench report`: rebuild a run's tables, plots and report from its stored cells, no training."""
-    manifest = _read_manifest(run_dir)
-    records = store.load_cells(manifest["cells"])
+    manifest = read_manifest(run_dir)
+    records = Store.of_run(run_dir).load_cells(manifest["cells"])
     manifest["finished"] = len(records)
     build_report(run_dir, records, manifest)
     return records
@@ -132,7 +131,3 @@ def _manifest(sweep: Sweep, name: str, cells: list[Cell], argv: list[str]) -> di
         "cells": [cell.key for cell in cells], "finished": 0, "environment": provenance.environment(),
         "task_versions": {task: tasks.get(task).version for task in sweep.tasks},
     }
-
-
-def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "manifest.json").read_text())

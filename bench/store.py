@@ -54,6 +54,11 @@ class Store:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
+    @classmethod
+    def of_run(cls, run_dir: Path) -> "Store":
+        """The store a run folder belongs to (ROOT/runs/NAME -> ROOT)."""
+        return cls(Path(run_dir).resolve().parent.parent)
+
     def cell_path(self, key: str) -> Path:
         return self.root / "cells" / key[:2] / f"{key}.json"
 
@@ -113,6 +118,11 @@ def write_tables(run_dir: Path, frame: pd.DataFrame) -> None:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     atomic_write(run_dir / "results.parquet", buffer.getvalue())
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """A run folder's manifest.json."""
+    return json.loads((Path(run_dir) / "manifest.json").read_text())
 
 
 def write_json(path: Path, data: Any) -> None:
