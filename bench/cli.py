@@ -289,13 +289,32 @@ def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...]) -> Non
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def report(run_dir: Path) -> None:
-    """Rebuild a run's tables, plots and report from its stored cells (no training)."""
+@click.option("--open", "open_page", is_flag=True, help="Open report.html in the web browser afterwards.")
+def report(run_dir: Path, open_page: bool) -> None:
+    """Rebuild a run's tables, plots and reports (HTML, Markdown) from its stored cells (no training)."""
     from bench.runner import rebuild_report
 
     _require_run(run_dir)
     records = rebuild_report(run_dir)
-    click.echo(f"report rebuilt from {len(records)} cells -> {run_dir / 'report.md'}")
+    page = run_dir.absolute() / "report.html"
+    click.echo(f"report rebuilt from {len(records)} cells -> {page} and report.md")
+    if open_page:
+        _open_in_browser(page)
+
+
+def _open_in_browser(page: Path) -> None:
+    import webbrowser
+
+    if not webbrowser.open(page.as_uri()):
+        click.echo(f"bench: no web browser found; open {page} by hand", err=True)
+
+
+def _writable_file(path: Path) -> Path:
+    folder = path.absolute().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"{path} cannot be written (no folder {folder} with write permission)",
+                                 param_hint="'--html'")
+    return path
 
 
 def _require_run(run_dir: Path) -> None:
@@ -324,13 +343,19 @@ class GateParam(click.ParamType):
 @click.option("--fail-on", "gate", type=GateParam(), default=None,
               help="Exit 1 when a cell's accuracy dropped by more than this (e.g. accuracy:-0.05) "
                    "or a cell newly diverged or failed.")
-def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any) -> int:
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              callback=lambda ctx, param, value: value and _writable_file(value),
+              help="Also write the two grids side by side with the difference grid to this HTML file.")
+def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None) -> int:
     """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
-    from bench.compare import compare_runs, format_table, gate_failures, load_run
+    from bench.compare import compare_runs, format_table, gate_failures, load_run, write_compare_html
 
     for run_dir in (run_a, run_b):
         _require_run(run_dir)
-    table = compare_runs(load_run(run_a), load_run(run_b))
+    frame_a, frame_b = load_run(run_a), load_run(run_b)
+    table = compare_runs(frame_a, frame_b)
+    if html_path is not None:
+        write_compare_html(html_path, table, frame_a, frame_b, (run_a.name, run_b.name))
     shown = table[table["marker"] != "not significant"] if only_changed else table
     click.echo(format_table(shown))
     counts = table["marker"].str.split(" \\(").str[0].value_counts()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.store import Store, read_manifest, results_frame
+from bench.store import Store, atomic_write, read_manifest, results_frame
 
 GROUP = ["task", "model", "length"]
 SETTINGS = ["task_version", "task_params", "hidden", "layers", "steps_budget", "batch_size", "lr", "clip"]
@@ -111,3 +111,13 @@ def _number(value: Any, signed: bool = False) -> str:
     if value is None or pd.isna(value):
         return "—"
     return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def write_compare_html(path: Path, table: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame,
+                       names: tuple[str, str]) -> None:
+    """compare.html: the two runs' grids side by side and the difference grid."""
+    from bench.html import render_compare
+    from bench.report import summarize
+
+    page = render_compare(table, summarize(a), summarize(b), names)
+    atomic_write(path, page.encode())

@@ -160,7 +160,8 @@ def plot_steps_to_solve(frame: pd.DataFrame, stem: Path) -> None:
         cells = frame[frame["task"] == task]
         solved = cells[cells["solved"].astype(bool)]
         if len(solved):
-            sns.lineplot(data=solved.astype({"steps_to_solve": float}), x="length", y="steps_to_solve", hue="model",
+            solved = solved.astype({"steps_to_solve": float}).assign(x=_dodged_lengths(solved, palette))
+            sns.lineplot(data=solved, x="x", y="steps_to_solve", hue="model",
                          palette=palette, marker="o", errorbar=("pi", 100), ax=axis, legend=False)
         budget = cells[cells["status"].isin(["unsolved", "timeout"])]
         budget = budget.assign(x=_dodged_lengths(budget, palette))

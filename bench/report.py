@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.html import render_report
 from bench.plots import write_plots
 from bench.store import atomic_write, results_frame, write_tables
 
@@ -16,12 +17,15 @@ STATUS_MARKS = {"solved": "✓", "unsolved": "budget", "timeout": "time", "diver
 
 
 def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[str, Any]) -> pd.DataFrame:
-    """Write results.csv/.parquet, plots/ and report.md for `records` into `run_dir`."""
+    """Write results.csv/.parquet, plots/, report.md and report.html for `records` into `run_dir`."""
     frame = results_frame(records)
     write_tables(run_dir, frame)
+    summary = summarize(frame) if len(frame) else pd.DataFrame()
     if len(frame):
-        write_plots(frame, records, summarize(frame), run_dir / "plots")
+        write_plots(frame, records, summary, run_dir / "plots")
     atomic_write(run_dir / "report.md", markdown_report(frame, manifest).encode())
+    page = render_report(frame, records, summary, manifest, run_dir / "plots")
+    atomic_write(run_dir / "report.html", page.encode())
     return frame
 
 
@@ -74,20 +78,27 @@ def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _header_lines(manifest: dict[str, Any]) -> list[str]:
-    env = manifest.get("environment", {})
-    sweep = manifest.get("sweep", {})
-    train = sweep.get("train", {})
+def header_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """The sweep and its provenance as (label, text) pairs, for both reports."""
+    env, sweep = manifest.get("environment", {}), manifest.get("sweep", {})
+    train, model = sweep.get("train", {}), sweep.get("model_config", {})
     libraries = ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items() if v)
     return [
-        f"- command: `{' '.join(manifest.get('argv', []))}`",
-        f"- device: {sweep.get('device')}; hidden {sweep.get('model_config', {}).get('hidden')}, "
-        f"budget {train.get('steps')} steps of batch {train.get('batch_size')}, lr {train.get('lr')}, "
-        f"clip {train.get('clip')}, eval on {train.get('eval_size')} held-out sequences every "
-        f"{train.get('eval_every')} steps",
-        f"- code: {env.get('git_commit') or 'unknown commit'}; {libraries}; Python {env.get('python')}",
-        f"- cells: {manifest.get('finished', 0)} of {len(manifest.get('cells', []))} finished",
+        ("command", " ".join(manifest.get("argv", []))),
+        ("model", f"hidden {model.get('hidden')}, layers {model.get('layers')}"),
+        ("training", f"budget {train.get('steps')} steps of batch {train.get('batch_size')}, lr {train.get('lr')}, "
+                     f"clip {train.get('clip')}; held-out eval on {train.get('eval_size')} sequences every "
+                     f"{train.get('eval_every')} steps"),
+        ("device", f"{sweep.get('device')}, {sweep.get('threads')} thread(s) per cell"),
+        ("code", f"{env.get('git_commit') or 'unknown commit'}; {libraries}; Python {env.get('python')}"),
+        ("host", f"{env.get('host', '')} {env.get('platform', '')}".strip() or "unknown"),
+        ("cells", f"{manifest.get('finished', 0)} of {len(manifest.get('cells', []))} finished"),
     ]
+
+
+def _header_lines(manifest: dict[str, Any]) -> list[str]:
+    return [f"- {label}: `{text}`" if label == "command" else f"- {label}: {text}"
+            for label, text in header_items(manifest)]
 
 
 def grid_texts(summary: pd.DataFrame) -> pd.DataFrame:

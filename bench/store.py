@@ -1,7 +1,8 @@
 """Results on disk, no server: immutable content-addressed cell files and per-run tables.
 
     ROOT/cells/ab/abcdef....json   one finished cell: record, learning curve, provenance, checksum
-    ROOT/runs/NAME/                manifest.json, results.csv, results.parquet, report.md, plots/
+    ROOT/runs/NAME/                manifest.json, results.csv, results.parquet, report.html, report.md,
+                                   plots/
 
 Every file is written to a temporary file in its own folder, fsynced, then renamed over the target, so
 a reader sees the old file or the new one, never half of one. Cells are shared between runs: a cell
@@ -26,6 +27,8 @@ SCHEMA = 1
 NESTED = ("curve", "provenance")  # kept in the cell file, left out of the flat tables
 AT_CHANCE_RATIO = 0.9  # held-out loss within 10% of the memoryless loss: the dependency was not learned
 OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step")
+_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it), then put back
+os.umask(_UMASK)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -33,6 +36,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared like any file
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()

@@ -9,6 +9,7 @@ def _cell(model, length, seed, accuracy, status="unsolved", **extra):
     return {"key": key, "task": "adding", "task_version": 1, "task_params": {"markers": "halves"}, "model": model,
             "length": length, "seed": seed, "hidden": 128, "layers": 1, "steps_budget": 4000, "batch_size": 64,
             "lr": 0.001, "clip": 1.0, "status": status, "accuracy": accuracy, "loss": 0.1, "loss_ratio": 0.5,
+            "chance_accuracy": 0.0784, "solved": status == "solved", "steps_to_solve": None, "steps": 4000,
             "curve": [], "provenance": {}, **extra}
 
 
@@ -90,3 +91,17 @@ def test_compare_refuses_a_folder_that_is_not_a_run(bench_cli, tmp_path):
 
 def test_gate_parse():
     assert Gate.parse("accuracy:-0.05") == Gate("accuracy", -0.05)
+
+
+def test_compare_html_shows_both_grids_and_the_difference_grid(bench_cli, tmp_path):
+    run_a, run_b = _run(tmp_path, "before", BEFORE), _run(tmp_path, "after", AFTER)
+    page_path = tmp_path / "out" / "compare.html"
+    assert bench_cli("compare", run_a, run_b, "--html", page_path).code == 2  # its folder does not exist
+    assert not page_path.parent.exists()
+    assert bench_cli("compare", run_a, run_b, "--html", tmp_path / "compare.html").code == 0
+    page = (tmp_path / "compare.html").read_text()
+    assert "<h3>A: before</h3>" in page and "<h3>B: after</h3>" in page and "<h3>B − A</h3>" in page
+    assert page.count("<table class='grid sortable'>") == 3  # one task: grid A, grid B, differences
+    assert "<td class='better' data-sort='0.200000'><span class='acc'>+0.200</span>" in page
+    assert "<td class='worse'" in page and "<td class='newly'" in page
+    assert "not comparable (task_version differ)" in page and "only in B" in page

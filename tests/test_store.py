@@ -48,3 +48,18 @@ def test_results_frame_is_flat():
 def test_at_chance_is_derived_from_the_loss_ratio_when_tables_are_built():
     frame = results_frame([_record("a", loss_ratio=0.95), _record("b", loss_ratio=0.5), _record("c", loss_ratio=None)])
     assert frame["at_chance"].tolist() == [True, False, False]
+
+
+def test_written_files_follow_the_umask_not_mkstemps_private_mode(tmp_path):
+    from bench.store import atomic_write
+
+    atomic_write(tmp_path / "f.json", b"{}")
+    assert (tmp_path / "f.json").stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+
+
+def _current_umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

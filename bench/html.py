@@ -1,0 +1,294 @@
+"""report.html and compare.html: one self-contained page each (plots embedded, no network, no external
+script), with model x length grids coloured from chance to perfect, per-cell details and sortable tables."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "time limit", "diverged": "✗ diverged",
+                "failed": "✗ failed"}
+PLOTS = [("accuracy_vs_length", "Accuracy against dependency length"), ("heatmap", "The grid at a glance"),
+         ("steps_to_solve", "Optimizer steps to solve"), ("learning_curves", "Learning curves")]
+CELL_COLUMNS = ["model", "length", "seed", "status", "accuracy", "best_accuracy", "chance_accuracy", "loss",
+                "chance_loss", "loss_ratio", "steps", "steps_to_solve", "diverged_step", "seconds", "params"]
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;
+color:#1d1d1f}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}h3{font-size:15px}
+code{background:#f2f2f2;padding:1px 4px;border-radius:3px}
+dl.meta{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dl.meta dt{font-weight:600}
+dl.meta dd{margin:0}
+table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right}
+th{background:#f6f6f6;cursor:pointer;user-select:none}th.sorted-asc::after{content:' ▲'}
+th.sorted-desc::after{content:' ▼'}td.name,th.name{text-align:left}
+table.grid td{min-width:150px;text-align:center;vertical-align:top}table.grid td a{color:inherit;
+text-decoration:none;display:block}table.grid td a:hover{text-decoration:underline}
+.acc{font-size:16px;font-weight:600}.sub{font-size:12px;color:#444}
+table.grid td.name{text-align:left;vertical-align:middle;font-weight:600}
+td.broken{outline:2px solid #c0392b;outline-offset:-3px}
+.legend{display:inline-block;width:220px;height:12px;vertical-align:middle;border:1px solid #bbb;
+background:linear-gradient(to right,hsl(0,0%,96%),hsl(120,45%,60%))}
+td.better{background:hsl(120,50%,82%)}td.worse{background:hsl(0,70%,85%)}td.newly{background:hsl(0,75%,72%)}
+td.muted{color:#888}.side{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}
+figure{margin:12px 0}figure img{max-width:100%;border:1px solid #eee}
+div.scroll{overflow-x:auto;max-width:100%}td.name{white-space:nowrap}
+section.cell{border-top:1px dashed #ccc;margin-top:18px}pre{white-space:pre-wrap;background:#fbeaea;padding:6px}
+"""
+
+# Sorting: click a header; numbers sort as numbers (from data-sort when the cell shows decorated text).
+SORT_SCRIPT = """
+document.querySelectorAll('table.sortable').forEach(function (table) {
+  table.querySelectorAll('thead th').forEach(function (header, column) {
+    header.addEventListener('click', function () {
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      var ascending = !header.classList.contains('sorted-asc');
+      table.querySelectorAll('thead th').forEach(function (h) { h.classList.remove('sorted-asc', 'sorted-desc'); });
+      header.classList.add(ascending ? 'sorted-asc' : 'sorted-desc');
+      function key(row) {
+        var cell = row.cells[column], text = cell.getAttribute('data-sort');
+        if (text === null) { text = cell.textContent.trim(); }
+        var number = Number(text);
+        return text !== '' && !isNaN(number) ? number : text;
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b), order;
+        if (typeof x === 'number' && typeof y === 'number') { order = x - y; }
+        else if (typeof x === 'number') { order = -1; } else if (typeof y === 'number') { order = 1; }
+        else { order = x.localeCompare(y); }
+        return ascending ? order : -order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
+"""
+
+
+def page(title: str, body: Iterable[str]) -> str:
+    """A whole HTML document: inline style and script only, so it opens anywhere, offline."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{_e(title)}</title>'
+            f"<style>{CSS}</style></head>\n<body>\n" + "\n".join(body) + f"\n<script>{SORT_SCRIPT}</script>\n</body></html>\n")
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def score(accuracy: float, chance: float) -> float:
+    """Accuracy on a 0..1 scale from chance (0) to perfect (1); at or below chance is 0."""
+    if accuracy is None or pd.isna(accuracy) or chance >= 1:
+        return 0.0
+    return min(max((accuracy - chance) / (1 - chance), 0.0), 1.0)
+
+
+def score_colour(value: float) -> str:
+    """Light grey at chance to green at perfect; light enough that dark text stays readable."""
+    return f"hsl({120 * value:.0f},{45 * value:.0f}%,{96 - 36 * value:.0f}%)"
+
+
+def cell_anchor(task: str, model: str, length: int) -> str:
+    return f"cell-{task}-{model}-{length}".replace(" ", "_")
+
+
+def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame,
+                  manifest: dict[str, Any], plots_dir: Path) -> str:
+    """report.html for one run."""
+    name = manifest.get("name", "")
+    body = [f"<h1 id='top'>bench run <code>{_e(name)}</code></h1>", header_html(manifest)]
+    if frame.empty:
+        return page(f"bench {name}", body + ["<p>No finished cells yet.</p>"])
+    for task, task_summary in summary.groupby("task", sort=True):
+        body += task_section(frame[frame["task"] == task], task_summary)
+    body += plots_section(plots_dir)
+    body += ["<h2 id='cells'>All cells</h2>", table_html(frame.sort_values(["task", "model", "length", "seed"]),
+                                                          ["task", *CELL_COLUMNS, "key"])]
+    body += ["<h2 id='details'>Cell details</h2>", *details_html(records)]
+    return page(f"bench {name}", body)
+
+
+def header_html(manifest: dict[str, Any]) -> str:
+    """The sweep and its provenance as a definition list."""
+    from bench.report import header_items
+
+    rows = "".join(f"<dt>{label}</dt><dd>{f'<code>{_e(text)}</code>' if label == 'command' else _e(text)}</dd>"
+                   for label, text in header_items(manifest))
+    return f"<dl class='meta'>{rows}</dl>"
+
+
+def task_section(cells: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    """One task's heading, chance and solve criterion, and its model x length grid."""
+    first = cells.iloc[0]
+    return [f"<h2 id='task-{_e(first['task'])}'>{_e(first['task'])} <small>(version {first['task_version']})</small></h2>",
+            f"<p>Chance: accuracy {first['chance_accuracy']:.4f}, loss {first['chance_loss']:.4f}. Solved when "
+            f"{_e(first['solve_criterion'])}. Each cell: held-out accuracy on the scored positions, mean over seeds "
+            f"± sd, and its outcome. Colour: <span class='legend'></span> chance → perfect. Click a cell for its "
+            f"learning curves.</p>",
+            grid_html(summary)]
+
+
+def grid_html(summary: pd.DataFrame, cell=None) -> str:
+    """A model x length grid (rows model, columns length) of one task; sortable by any length."""
+    cell = cell or report_cell
+    lengths = sorted(summary["length"].unique())
+    head = "<th class='name'>model</th>" + "".join(f"<th>L={length}</th>" for length in lengths)
+    rows = []
+    for model, model_rows in summary.groupby("model", sort=True):
+        by_length = {row["length"]: row for _, row in model_rows.iterrows()}
+        tds = "".join(cell(by_length[length]) if length in by_length else "<td data-sort='-1'>—</td>"
+                      for length in lengths)
+        rows.append(f"<tr><td class='name'>{_e(model)}</td>{tds}</tr>")
+    return (f"<table class='grid sortable'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+            "</table>")
+
+
+def report_cell(row: pd.Series) -> str:
+    """One grid cell: accuracy ± sd, chance, outcome counts; coloured by score, linked to its details."""
+    statuses = row["statuses"].split(",")
+    broken = any(s in ("diverged", "failed") for s in statuses)
+    accuracy = row["accuracy"]
+    shown = "—" if pd.isna(accuracy) else f"{accuracy:.3f}"
+    spread = f" ±{row['accuracy_sd']:.3f}" if row["seeds"] > 1 and pd.notna(row["accuracy_sd"]) else ""
+    value = score(accuracy, row["chance_accuracy"])
+    outcome = outcome_text(row, statuses)
+    link = f"#{cell_anchor(row['task'], row['model'], row['length'])}"
+    return (f"<td class='{'broken' if broken else ''}' style='background:{score_colour(value)}' "
+            f"data-sort='{-1 if pd.isna(accuracy) else accuracy:.6f}' title='{_e(outcome)}'><a href='{link}'>"
+            f"<span class='acc'>{shown}</span>{spread}<br><span class='sub'>chance {row['chance_accuracy']:.3f}"
+            f"</span><br><span class='sub'>{_e(outcome)}</span></a></td>")
+
+
+def outcome_text(row: pd.Series, statuses: list[str]) -> str:
+    """`3/3 solved, median 1,100 steps`, `budget hit, ≈chance`, `1 diverged` ..."""
+    parts = []
+    if row["solved"]:
+        parts.append(f"✓ {int(row['solved'])}/{row['seeds']} solved, median {int(row['steps_to_solve']):,} steps")
+    parts += [STATUS_WORDS[s] for s in statuses if s != "solved"]
+    if row["at_chance"]:
+        parts.append("≈chance")
+    return ", ".join(parts)
+
+
+def plots_section(plots_dir: Path) -> list[str]:
+    """The run's PNG plots embedded as data URIs (the SVGs sit beside report.html in plots/)."""
+    out = ["<h2 id='plots'>Plots</h2>"]
+    for stem, caption in PLOTS:
+        path = plots_dir / f"{stem}.png"
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode()
+            out.append(f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{data}'>"
+                       f"<figcaption>{_e(caption)} (also <a href='plots/{stem}.svg'>SVG</a>)</figcaption></figure>")
+    return out
+
+
+def table_html(frame: pd.DataFrame, columns: list[str]) -> str:
+    """A sortable table of `columns` (those present); numbers sort numerically."""
+    columns = [c for c in columns if c in frame]
+    head = "".join(f"<th class='{'name' if c in ('task', 'model', 'status', 'key') else ''}'>{_e(c)}</th>"
+                   for c in columns)
+    rows = []
+    for _, row in frame.iterrows():
+        rows.append("<tr>" + "".join(_table_cell(c, row[c]) for c in columns) + "</tr>")
+    return (f"<div class='scroll'><table class='sortable'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}"
+            "</tbody></table></div>")
+
+
+def _table_cell(column: str, value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "<td data-sort='-1'></td>"
+    if column == "key":
+        return f"<td class='name' title='{_e(value)}'><code>{_e(str(value)[:12])}</code></td>"
+    if isinstance(value, float):
+        return f"<td data-sort='{value!r}'>{value:.4g}</td>"
+    kind = "name" if isinstance(value, str) else ""
+    return f"<td class='{kind}'>{_e(value)}</td>"
+
+
+def details_html(records: list[dict[str, Any]]) -> list[str]:
+    """A section per (task, model, length): its seeds' learning curves, outcomes, parameters and keys."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: (r["task"], r["model"], r["length"], r["seed"])):
+        groups.setdefault((record["task"], record["model"], record["length"]), []).append(record)
+    return [cell_detail(group) for group in groups.values()]
+
+
+def cell_detail(group: list[dict[str, Any]]) -> str:
+    first = group[0]
+    seeds = pd.DataFrame([{k: r.get(k) for k in ["seed", "status", "accuracy", "best_accuracy", "loss",
+                                                   "loss_ratio", "steps", "steps_to_solve", "diverged_step",
+                                                   "seconds", "steps_per_second", "key"]} for r in group])
+    errors = [f"<pre>seed {r['seed']}: {_e(r['error'])}</pre>" for r in group if r.get("error")]
+    return (f"<section class='cell' id='{cell_anchor(first['task'], first['model'], first['length'])}'>"
+            f"<h3>{_e(first['task'])} · {_e(first['model'])} · L={first['length']}</h3>"
+            f"<p class='sub'>{first.get('params') or '?'} parameters, hidden {first['hidden']}, layers "
+            f"{first['layers']}, sequence length {first['seq_len']}, solved when {_e(first['solve_criterion'])}"
+            f"</p><div class='side'>{curve_svg(group)}{table_html(seeds, list(seeds.columns))}</div>"
+            + "".join(errors) + "<p><a href='#top'>back to top</a></p></section>")
+
+
+def curve_svg(group: list[dict[str, Any]], width: int = 360, height: int = 170) -> str:
+    """Held-out accuracy against step for each seed of a cell, with the chance line, as inline SVG."""
+    first = group[0]
+    budget = max([first.get("steps_budget") or 1] + [p["step"] for r in group for p in r.get("curve") or []])
+    left, top, plot_w, plot_h = 34, 8, width - 44, height - 30
+
+    def xy(step: float, accuracy: float) -> str:
+        return f"{left + plot_w * step / budget:.1f},{top + plot_h * (1 - accuracy):.1f}"
+
+    chance = first["chance_accuracy"]
+    parts = [f"<rect x='{left}' y='{top}' width='{plot_w}' height='{plot_h}' fill='none' stroke='#bbb'/>",
+             f"<line x1='{left}' x2='{left + plot_w}' y1='{top + plot_h * (1 - chance):.1f}' "
+             f"y2='{top + plot_h * (1 - chance):.1f}' stroke='#666' stroke-dasharray='4 3'/>",
+             f"<text x='2' y='{top + 10}' font-size='10'>1.0</text><text x='2' y='{top + plot_h}' font-size='10'>0.0</text>",
+             f"<text x='{left}' y='{height - 4}' font-size='10'>0</text>",
+             f"<text x='{left + plot_w}' y='{height - 4}' font-size='10' text-anchor='end'>{budget:,} steps</text>"]
+    colours = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#949494", "#56b4e9"]
+    for index, record in enumerate(group):
+        points = [(p["step"], p["eval_accuracy"]) for p in record.get("curve") or []
+                  if p.get("eval_accuracy") is not None and math.isfinite(p["eval_accuracy"])]
+        if points:
+            colour = colours[index % len(colours)]
+            parts.append(f"<text x='{left + 6}' y='{top + 12 + 11 * index}' font-size='10' fill='{colour}'>"
+                         f"seed {record['seed']}</text>")
+            parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.6' "
+                         f"points='{' '.join(xy(s, a) for s, a in points)}'><title>seed {record['seed']}</title></polyline>")
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img' "
+            f"aria-label='learning curves'>{''.join(parts)}</svg>")
+
+
+def render_compare(table: pd.DataFrame, summary_a: pd.DataFrame, summary_b: pd.DataFrame,
+                   names: tuple[str, str]) -> str:
+    """compare.html: per task, run A's grid and run B's grid side by side, then the difference grid."""
+    counts = table["marker"].str.split(" \\(").str[0].value_counts()
+    body = [f"<h1 id='top'>bench compare <code>{_e(names[0])}</code> → <code>{_e(names[1])}</code></h1>",
+            "<p>" + _e(", ".join(f"{count} {name}" for name, count in counts.items())) + ". A difference counts "
+            "when it exceeds twice the seed standard error (both runs with several seeds) or 0.02.</p>"]
+    for task in sorted(set(table["task"])):
+        grids = [f"<div><h3>{_e(label)}: {_e(name)}</h3>{grid_html(summary[summary['task'] == task], plain_cell)}</div>"
+                 for label, name, summary in (("A", names[0], summary_a), ("B", names[1], summary_b))
+                 if (summary["task"] == task).any()]
+        body += [f"<h2>{_e(task)}</h2>", f"<div class='side'>{''.join(grids)}</div>",
+                 "<h3>B − A</h3>", grid_html(table[table["task"] == task], difference_cell)]
+    return page(f"bench compare {names[0]} {names[1]}", body)
+
+
+def plain_cell(row: pd.Series) -> str:
+    """A grid cell without a link (the compared runs' details live in their own reports)."""
+    return report_cell(row).replace("<a href=", "<a data-href=")
+
+
+def difference_cell(row: pd.Series) -> str:
+    """B − A and the compare marker, coloured better / worse / newly broken / muted."""
+    marker = str(row["marker"])
+    kind = next((k for k in ("better", "worse", "newly") if marker.startswith(k)), "muted")
+    difference = row["difference"]
+    shown = "—" if pd.isna(difference) else f"{difference:+.3f}"
+    return (f"<td class='{kind}' data-sort='{-9 if pd.isna(difference) else difference:.6f}'>"
+            f"<span class='acc'>{shown}</span><br><span class='sub'>{_e(marker)}</span></td>")
