@@ -14,6 +14,9 @@ from tasks import Task
 
 Check = Callable[[Task, int], "str | None"]
 N_CHANCE = 4000  # samples per split for the chance-level estimate
+# Swapping the far inputs with another sample's changes a truly dependent target unless both samples
+# agree there by luck: for a binary choice (temporal-order's X or Y) that is half the time.
+MIN_CHANGED = 0.3
 
 
 def check_task(task: Task, lengths: tuple[int, ...] | None = None) -> list[str]:
@@ -94,7 +97,7 @@ def _check_oracle(task: Task, length: int) -> str | None:
 
 def _check_span(task: Task, length: int) -> str | None:
     """Swap every input at least min_span steps before the last scored step with another sample's:
-    if the targets really depend that far back, a perfect-memory answer must change for most samples."""
+    if the targets really depend that far back, a perfect-memory answer must change for many samples."""
     span = task.min_span(length)
     if span < 1:
         return f"min_span({length}) = {span} is not a positive number of steps"
@@ -106,7 +109,7 @@ def _check_span(task: Task, length: int) -> str | None:
     swapped = x.copy()
     swapped[:, :far] = np.roll(x[:, :far], 1, axis=0)
     changed = ~np.isclose(task.oracle(swapped, length), y, atol=1e-6)[mask].reshape(len(x), -1).all(axis=1)
-    if changed.mean() < 0.5:
+    if changed.mean() < MIN_CHANGED:
         return f"targets do not depend on inputs {span} steps back (changed {changed.mean():.0%})"
     return None
 

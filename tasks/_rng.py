@@ -67,3 +67,12 @@ def randint(skey, counter, n):
     """An int uniform in [0, n) for 0 < n < 2**32 (multiply-shift; bias below n / 2**32)."""
     high = bits(skey, counter) >> _S32
     return np.int64((high * np.uint64(n)) >> _S32)
+
+
+@njit(cache=True)
+def token_batch(n, steps, fill):
+    """Empty arrays for n token sequences: x filled with `fill`, int64 targets 0, nothing scored yet."""
+    x = np.full((n, steps), fill, dtype=np.int64)
+    y = np.zeros((n, steps), dtype=np.int64)
+    mask = np.zeros((n, steps), dtype=np.bool_)
+    return x, y, mask

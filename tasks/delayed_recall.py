@@ -14,15 +14,13 @@ import numpy as np
 from numba import njit, prange
 
 from tasks import Task, register
-from tasks._rng import randint, sample_key
+from tasks._rng import randint, sample_key, token_batch
 
 
 @njit(parallel=True, cache=True)
 def _delayed_recall_kernel(stream, start, n, length, n_cues, n_distractors):
     steps = length + 2
-    x = np.empty((n, steps), dtype=np.int64)
-    y = np.zeros((n, steps), dtype=np.int64)
-    mask = np.zeros((n, steps), dtype=np.bool_)
+    x, y, mask = token_batch(n, steps, 0)
     for i in prange(n):
         key = sample_key(stream, start + i)
         cue = randint(key, 0, n_cues)

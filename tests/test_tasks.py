@@ -10,12 +10,16 @@ from bench.registry import UnknownNameError
 from tasks._check import check_task
 from tasks.adding import make_adding
 
-# sha256 of each task's first batch (8 samples, L=12, seed 0, train). Changing the data without bumping
+# sha256 of each task's first batch (8 samples, L=12 or the task's minimum, seed 0, train). Changing the data without bumping
 # the task's version must fail here; bump the version and update the hash together.
 GOLDEN = {
     ("adding", 1): "e4be26050f01fc3b657267163746eabf",
     ("copy", 1): "4aa4c74186d7daf361f15ccf1ae229b0",
     ("delayed-recall", 1): "bc8fc272d8cd9abcb817a9d3e98346a6",
+    ("associative-recall", 1): "30bb2f6d586dedd1756af0ed59eeeec0",
+    ("lag-copy", 1): "71386a293dbc429ded9453cbf72b8f27",
+    ("selective-copy", 1): "ca7783ccc3410fa05ac8e41e3889bce9",
+    ("temporal-order", 1): "ca693ca4cb9164372e8b57359934f004",
 }
 
 
@@ -28,9 +32,10 @@ def test_every_registered_task_passes_the_checker(name):
 def test_first_batch_matches_golden_hash_for_its_version(name):
     task = tasks.get(name)
     digest = hashlib.sha256()
-    for array in task.generate(8, 12, 0, "train"):
+    for array in task.generate(8, max(12, task.min_length), 0, "train"):
         digest.update(array.tobytes())
-    assert GOLDEN[(name, task.version)] == digest.hexdigest()[:32]
+    value = digest.hexdigest()[:32]
+    assert GOLDEN.get((name, task.version)) == value, f'new data: put ("{name}", {task.version}): "{value}" in GOLDEN'
 
 
 def test_adding_anywhere_option_passes_the_checker():
@@ -128,3 +133,46 @@ def test_checker_catches_a_dependency_shorter_than_declared():
                                oracle=lambda x, length: np.where(np.arange(x.shape[1]) == length + 1, x[:, [length]], 0))
     problems = check_task(late, lengths=(12,))
     assert any("do not depend on inputs 13 steps back" in p for p in problems), problems
+
+
+def test_selective_copy_scatters_tokens_among_noise_and_asks_for_them_in_order():
+    task = tasks.get("selective-copy")
+    x, y, mask = task.generate(50, 40, 0, "train")
+    assert x.shape == (50, 56) and (x[:, 40:] == 17).all() and mask[:, 40:].all() and not mask[:, :40].any()
+    data = x[:, :40] < 16
+    assert (data.sum(axis=1) == 16).all() and ((x[:, :40] == 16) | data).all()  # 16 tokens, noise elsewhere
+    assert all(np.array_equal(y[i, 40:], x[i, :40][data[i]]) for i in range(50))
+    assert len({tuple(np.nonzero(row)[0]) for row in data}) == 50  # positions differ between samples
+    assert task.chance_accuracy == 1 / 16
+
+
+def test_associative_recall_queries_every_key_after_the_gap():
+    task = tasks.get("associative-recall")
+    x, y, mask = task.generate(50, 10, 0, "train")
+    assert x.shape == (50, 3 * 8 + 9) and (x[:, 16:25] == 32).all()  # pairs, L - 1 blanks, 8 queries
+    keys, values = x[:, 0:16:2], x[:, 1:16:2]
+    assert (keys < 16).all() and ((values >= 16) & (values < 32)).all()  # disjoint halves
+    assert all(len(set(row)) == 8 for row in keys)  # distinct keys
+    assert all(sorted(x[i, 25:]) == sorted(keys[i]) for i in range(50))  # every key queried once
+    for i in range(50):
+        lookup = dict(zip(keys[i], values[i] - 16))
+        assert [lookup[q] for q in x[i, 25:]] == y[i, 25:].tolist()
+    assert mask.sum(axis=1).tolist() == [8] * 50 and task.min_span(10) == 10
+
+
+def test_temporal_order_places_x_y_in_the_1997_windows_and_classifies_the_order():
+    task = tasks.get("temporal-order")
+    x, y, mask = task.generate(400, 100, 0, "train")
+    assert x.shape == (400, 102) and (x[:, 0] == 4).all() and (x[:, 101] == 5).all()
+    where = [np.nonzero(row >= 6)[0] for row in x]
+    assert all(len(w) == 2 and 10 <= w[0] <= 20 and 50 <= w[1] <= 60 for w in where)
+    classes = [2 * (x[i, w[0]] - 6) + (x[i, w[1]] - 6) for i, w in enumerate(where)]
+    assert np.array_equal(y[:, 101], classes) and mask[:, 101].all() and mask.sum() == 400
+    assert set(classes) == {0, 1, 2, 3} and task.chance_accuracy == 0.25
+
+
+def test_lag_copy_outputs_the_symbol_from_exactly_l_steps_back():
+    task = tasks.get("lag-copy")
+    x, y, mask = task.generate(10, 25, 0, "train")
+    assert x.shape == (10, 50) and np.array_equal(y[:, 25:], x[:, :25])
+    assert mask[:, 25:].all() and not mask[:, :25].any() and task.min_span(25) == 25

@@ -1,0 +1,64 @@
+"""lag-copy: at every step t >= L, output the symbol seen at step t - L (the "lag" copying task of the
+S4 code base).
+
+Input, length 2L: a stream of symbols drawn uniformly from `n_symbols`. Target at step t (L <= t < 2L):
+the input at t - L; the first L steps are not scored. Every scored output lies exactly L steps after
+its source, and the model must hold the last L symbols at once: the memory needed grows with L (unlike
+delayed-recall, which isolates the span). Loss: cross-entropy on the scored steps; chance accuracy
+1/n_symbols, chance loss ln(n_symbols).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from tasks import Task, register
+from tasks._rng import randint, sample_key, token_batch
+
+
+@njit(parallel=True, cache=True)
+def _lag_copy_kernel(stream, start, n, length, n_symbols):
+    steps = 2 * length
+    x, y, mask = token_batch(n, steps, 0)
+    for i in prange(n):
+        key = sample_key(stream, start + i)
+        for t in range(steps):
+            x[i, t] = randint(key, t, n_symbols)
+        for t in range(length, steps):
+            y[i, t] = x[i, t - length]
+            mask[i, t] = True
+    return x, y, mask
+
+
+def _lag_copy_oracle(x: np.ndarray, length: int) -> np.ndarray:
+    y = np.zeros(x.shape, dtype=np.int64)
+    y[:, length:] = x[:, :-length]
+    return y
+
+
+def make_lag_copy(n_symbols: int = 8) -> Task:
+    """Lag-L copying over an alphabet of `n_symbols`."""
+    return Task(
+        name="lag-copy",
+        version=1,
+        description="output the symbol from exactly L steps earlier, at every step (S4 lag copy)",
+        kind="classify",
+        inputs="tokens",
+        n_inputs=n_symbols,
+        n_outputs=n_symbols,
+        seq_len=lambda length: 2 * length,
+        min_span=lambda length: length,
+        kernel=_lag_copy_kernel,
+        kernel_args=(n_symbols,),
+        oracle=_lag_copy_oracle,
+        chance_loss=lambda length: math.log(n_symbols),
+        chance_accuracy=1.0 / n_symbols,
+        params={"n_symbols": n_symbols},
+        source="S4 code base (Gu et al. 2022), lag copying",
+    )
+
+
+LAG_COPY = register(make_lag_copy())

@@ -1,0 +1,76 @@
+"""selective-copy: copy the data tokens scattered among noise, in order (Gu & Dao 2023, "Mamba";
+Jing et al. 2019).
+
+Input, length L + n: n data tokens (uniform over `n_symbols`) at n distinct positions drawn uniformly
+among the first L steps, the noise token everywhere else there, then n marker tokens. Target: the data
+tokens in order, one per marker step (scored there only). Unlike copy, where the data sits is random,
+so a model must select what to keep by content, not by a fixed clock. The oldest token is on average
+about L steps back from its recall; the guaranteed minimum span is n. Loss: cross-entropy on the scored
+steps; chance accuracy 1/n_symbols, chance loss ln(n_symbols). Mamba's setting: L = 4096, 16 tokens,
+vocabulary 16.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from tasks import Task, register
+from tasks._rng import randint, sample_key, token_batch, uniform
+
+
+@njit(parallel=True, cache=True)
+def _selective_copy_kernel(stream, start, n, length, n_copy, n_symbols):
+    noise, marker = n_symbols, n_symbols + 1
+    steps = length + n_copy
+    x, y, mask = token_batch(n, steps, noise)
+    for i in prange(n):
+        key = sample_key(stream, start + i)
+        placed = 0
+        for t in range(length):  # selection sampling (Knuth's Algorithm S): n_copy of L positions, in order
+            if uniform(key, t) * (length - t) < n_copy - placed:
+                symbol = randint(key, length + placed, n_symbols)
+                x[i, t] = symbol
+                y[i, length + placed] = symbol
+                placed += 1
+        for j in range(n_copy):
+            x[i, length + j] = marker
+            mask[i, length + j] = True
+    return x, y, mask
+
+
+def _selective_copy_oracle(x: np.ndarray, length: int, n_copy: int, n_symbols: int) -> np.ndarray:
+    """The data tokens of the first L steps, in order, at the marker steps."""
+    y = np.zeros(x.shape, dtype=np.int64)
+    for row, sample in enumerate(x):
+        data = sample[:length][sample[:length] < n_symbols]
+        y[row, length:length + len(data)] = data[:n_copy]
+    return y
+
+
+def make_selective_copy(n_copy: int = 16, n_symbols: int = 16) -> Task:
+    """Selective copy of `n_copy` tokens from an alphabet of `n_symbols`, scattered among noise."""
+    return Task(
+        name="selective-copy",
+        version=1,
+        description=f"copy {n_copy} tokens scattered among noise in L steps, in order (Gu & Dao 2023)",
+        kind="classify",
+        inputs="tokens",
+        n_inputs=n_symbols + 2,  # data, noise, marker
+        n_outputs=n_symbols,
+        seq_len=lambda length: length + n_copy,
+        min_span=lambda length: n_copy,
+        kernel=_selective_copy_kernel,
+        kernel_args=(n_copy, n_symbols),
+        oracle=lambda x, length: _selective_copy_oracle(x, length, n_copy, n_symbols),
+        chance_loss=lambda length: math.log(n_symbols),
+        chance_accuracy=1.0 / n_symbols,
+        min_length=n_copy,
+        params={"n_copy": n_copy, "n_symbols": n_symbols},
+        source="Gu & Dao 2023; Jing et al. 2019",
+    )
+
+
+SELECTIVE_COPY = register(make_selective_copy())
