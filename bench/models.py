@@ -7,16 +7,35 @@ oneDNN kernels do the work.
 
 from __future__ import annotations
 
+import importlib
+import math
+import inspect
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from bench.registry import Registry
+from bench.registry import Registry, load_entry_points
 
 ModelFactory = Callable[..., nn.Module]
-registry: Registry[ModelFactory] = Registry("model")
 descriptions: dict[str, str] = {}
+
+
+def _discover() -> None:
+    """The models beyond the classic three, then the installed `bench.models` entry points."""
+    importlib.import_module("bench.zoo")
+    load_entry_points("bench.models", _adopt)
+
+
+def _adopt(name: str, factory: object) -> None:
+    """An entry point naming a factory function (rather than a module that registers its own)."""
+    if not callable(factory):
+        raise TypeError(f"expected a model factory or a module, got {type(factory).__name__}")
+    if not (name in registry and registry.get(name) is factory):
+        register_model(name, (factory.__doc__ or "").strip().split("\n")[0])(factory)
+
+
+registry: Registry[ModelFactory] = Registry("model", _discover)
 
 
 def register_model(name: str, description: str) -> Callable[[ModelFactory], ModelFactory]:
@@ -76,9 +95,17 @@ def gru(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: boo
 
 
 def build(name: str, n_inputs: int, n_outputs: int, hidden: int, layers: int, tokens: bool,
-          **options: Any) -> nn.Module:
-    """Instantiate registered model `name` (UnknownNameError lists close matches)."""
-    return registry.get(name)(n_inputs, n_outputs, hidden=hidden, layers=layers, tokens=tokens, **options)
+          seq_len: int | None = None, **options: Any) -> nn.Module:
+    """Instantiate registered model `name` (UnknownNameError lists close matches). A factory that takes a
+    `seq_len` argument is told the sequence length (chrono initialisation needs it); others are not."""
+    factory = registry.get(name)
+    if seq_len is not None and _accepts(factory, "seq_len"):
+        options["seq_len"] = seq_len
+    return factory(n_inputs, n_outputs, hidden=hidden, layers=layers, tokens=tokens, **options)
+
+
+def _accepts(factory: ModelFactory, argument: str) -> bool:
+    return argument in inspect.signature(factory).parameters
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -86,6 +113,11 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def state_floats_per_step(name: str) -> int:
-    """Activations saved per hidden unit per time step for backward (for memory estimates)."""
-    return {"rnn": 2, "gru": 8, "lstm": 10}.get(name, 12)
+def state_floats_per_step(name: str, steps: int = 1, hidden: int = 1) -> float:
+    """Activations saved per hidden unit per time step for backward (for memory estimates): fixed for
+    the recurrences, growing with log2(steps) for the LRU's scan and with steps for attention."""
+    if name == "transformer":  # 4 heads' (steps x steps) attention, probabilities and softmax grad
+        return 40 + 12 * 4 * steps / hidden
+    if name == "lru":  # complex states kept by each of the log2(steps) scan rounds
+        return 24 + 4 * math.ceil(math.log2(max(steps, 2)))
+    return {"rnn": 2, "irnn": 2, "gru": 8, "lstm": 10, "lstm-chrono": 10}.get(name, 12)

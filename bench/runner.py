@@ -17,6 +17,7 @@ import torch
 import tasks
 from bench import models, provenance
 from bench.executors import Executor, InProcessExecutor
+from bench.plugins import loaded_plugins
 from bench.progress import Display
 from bench.report import build_report
 from bench.store import Store, read_manifest, write_json
@@ -48,7 +49,8 @@ def estimate_cell_bytes(cell: Cell) -> int:
     and the held-out set."""
     task, budget, size = tasks.get(cell.task), cell.train, cell.model_config
     steps = task.seq_len(cell.length)
-    per_step = size.layers * size.hidden * models.state_floats_per_step(cell.model) + task.n_inputs + 3 * task.n_outputs
+    per_step = (size.layers * size.hidden * models.state_floats_per_step(cell.model, steps, size.hidden)
+                + task.n_inputs + 3 * task.n_outputs)
     training = 2 * budget.batch_size * steps * per_step * BYTES_PER_FLOAT
     evaluation = min(budget.eval_size, 250) * steps * (2 * size.hidden + task.n_inputs + task.n_outputs) * BYTES_PER_FLOAT
     input_bytes = 8 if task.inputs == "tokens" else task.n_inputs * BYTES_PER_FLOAT
@@ -130,4 +132,5 @@ def _manifest(sweep: Sweep, name: str, cells: list[Cell], argv: list[str]) -> di
         "name": name, "created": time.time(), "argv": argv, "sweep": sweep.to_dict(),
         "cells": [cell.key for cell in cells], "finished": 0, "environment": provenance.environment(),
         "task_versions": {task: tasks.get(task).version for task in sweep.tasks},
+        "plugins": [plugin.describe() for plugin in loaded_plugins()],
     }

@@ -167,7 +167,8 @@ def _seeded_model(cell: Cell, task: tasks.Task) -> torch.nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(content_hash(init)[:15], 16))
         return models.build(cell.model, task.n_inputs, task.n_outputs, cell.model_config.hidden,
-                            cell.model_config.layers, tokens=task.inputs == "tokens")
+                            cell.model_config.layers, tokens=task.inputs == "tokens",
+                            seq_len=task.seq_len(cell.length))
 
 
 def _to_device(arrays: tuple, device: torch.device) -> Batch:
