@@ -22,6 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 import tasks
 from bench import models
+from bench.registry import PluginError
 
 MAX_LENGTH = 10_000_000
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -39,6 +40,9 @@ class OneLineErrors(click.Group):
         except click.ClickException as error:  # usage errors included: their exit code is 2
             click.echo(f"bench: error: {error.format_message()}", err=True)
             sys.exit(error.exit_code)
+        except PluginError as error:  # a broken installed entry point, met while listing names
+            click.echo(f"bench: error: {error}", err=True)
+            sys.exit(2)
         except (click.Abort, KeyboardInterrupt):
             click.echo("bench: interrupted; finished cells are kept, re-run the command to resume", err=True)
             sys.exit(130)
@@ -136,6 +140,26 @@ def writable_root(value: str) -> Path:
     return path
 
 
+def load_plugins(ctx: click.Context, param: click.Parameter, paths: tuple[str, ...]) -> tuple[str, ...]:
+    """`--plugin FILE.py` (repeatable): import each file before any other option is checked, so the
+    tasks and models it registers are valid names."""
+    from bench.plugins import load_plugin
+
+    for path in paths:
+        try:
+            load_plugin(path)
+        except PluginError as error:
+            raise click.BadParameter(str(error), param=param) from None
+        except ValueError as error:  # a name registered twice
+            raise click.BadParameter(f"{path}: {error}", param=param) from None
+    return paths
+
+
+plugin_option = click.option(
+    "--plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+    callback=load_plugins, help="A Python file that registers tasks or models (repeatable).")
+
+
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bench", prog_name="bench")
 def cli() -> None:
@@ -167,6 +191,7 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 @cli.command()
+@plugin_option
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=load_config, help="A TOML file with the same keys as these options.")
 @click.option("--task", "task_names", type=NameList("task"), required=True, help="Task name or comma list.")
@@ -366,22 +391,67 @@ def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: 
     return 0
 
 
+@cli.command()
+@plugin_option
+@click.argument("names", nargs=-1)
+@click.option("--lengths", type=IntList("length", 1, 100_000), default=None,
+              help="Dependency lengths to check tasks at [default: the minimum, 7 and 40].")
+def check(names: tuple[str, ...], lengths: tuple[int, ...] | None) -> int:
+    """Check tasks and models against their contracts (all when no NAMES): exit 1 if any fails."""
+    from bench.checks import check_model
+    from tasks._check import check_task
+
+    task_names, model_names = _split_names(names)
+    failed = 0
+    for name in task_names:
+        task = tasks.get(name)
+        at = tuple(length for length in lengths if length >= task.min_length) if lengths else None
+        failed += _print_check("task", name, check_task(task, at or None))
+    for name in model_names:
+        failed += _print_check("model", name, check_model(name))
+    click.echo(f"{len(task_names) + len(model_names) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def _split_names(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    if not names:
+        return tasks.names(), models.registry.names()
+    unknown = [n for n in names if n not in tasks.names() and n not in models.registry]
+    if unknown:
+        raise click.BadParameter(f"no task or model '{unknown[0]}' (tasks: {', '.join(tasks.names())}; models: "
+                                 f"{', '.join(models.registry.names())})", param_hint="NAMES")
+    return [n for n in names if n in tasks.names()], [n for n in names if n in models.registry]
+
+
+def _print_check(kind: str, name: str, problems: list[str]) -> int:
+    if not problems:
+        click.echo(f"✓ {kind} {name}")
+        return 0
+    click.echo(f"✗ {kind} {name}: {len(problems)} problem(s)")
+    for problem in problems:
+        click.echo(f"    {problem}")
+    return 1
+
+
 @cli.command("tasks")
+@plugin_option
 def list_tasks() -> None:
     """List registered tasks."""
     for name in tasks.names():
         task = tasks.get(name)
-        click.echo(f"{name:16} v{task.version}  chance acc {task.chance_accuracy:.4f}  {task.description}")
+        click.echo(f"{name:20} v{task.version}  chance acc {task.chance_accuracy:.4f}  {task.description}")
 
 
 @cli.command("models")
+@plugin_option
 def list_models() -> None:
     """List registered models."""
     for name in models.registry.names():
-        click.echo(f"{name:16} {models.descriptions.get(name, '')}")
+        click.echo(f"{name:20} {models.descriptions.get(name, '')}")
 
 
 @cli.command()
+@plugin_option
 @click.argument("task_name", metavar="TASK", type=NameList("task"))
 @click.option("--length", type=click.IntRange(1, 10_000), default=10, show_default=True)
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True)

@@ -26,6 +26,7 @@ import multiprocessing
 import numba
 import torch
 
+from bench.plugins import PluginFile, ensure_plugins, loaded_plugins
 from bench.sweep import Cell
 from bench.train import ProgressCallback, failed_record, train_cell
 
@@ -94,9 +95,10 @@ class InProcessExecutor:
 _progress_queue: Any = None  # set in each worker by _start_worker
 
 
-def _start_worker(progress_queue: Any) -> None:
+def _start_worker(progress_queue: Any, plugins: Sequence[PluginFile]) -> None:
     global _progress_queue
     _progress_queue = progress_queue
+    ensure_plugins(plugins)  # the driver's --plugin files, so their tasks and models exist here too
     progress_queue.cancel_join_thread()  # never hang at exit flushing progress nobody needs
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and stops the workers
     _die_with_parent()
@@ -134,7 +136,7 @@ class LocalExecutor:
         while pending:  # a pool broken by a crashed worker is replaced and the sweep goes on
             with _ProgressRelay(context, by_key, on_progress) as progress:
                 pool = ProcessPoolExecutor(min(self.jobs, len(pending)), mp_context=context,
-                                           initializer=_start_worker, initargs=(progress,))
+                                           initializer=_start_worker, initargs=(progress, loaded_plugins()))
                 try:
                     broken = yield from self._drain(pool, pending)
                 except BaseException:  # Ctrl-C, or the caller stopped early: do not wait for running cells
@@ -237,7 +239,8 @@ class RayExecutor:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
         task = ray.remote(num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell)(_train_on_ray)
-        running = {task.remote(cell): cell for cell in cells}
+        plugins = loaded_plugins()
+        running = {task.remote(cell, plugins): cell for cell in cells}
         try:
             while running:
                 done, _ = ray.wait(list(running), num_returns=1)
@@ -251,5 +254,6 @@ class RayExecutor:
                 ray.cancel(reference, force=True)
 
 
-def _train_on_ray(cell: Cell) -> dict[str, Any]:
+def _train_on_ray(cell: Cell, plugins: Sequence[PluginFile]) -> dict[str, Any]:
+    ensure_plugins(plugins)
     return _train_with_budget(cell)

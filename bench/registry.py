@@ -15,12 +15,24 @@ class UnknownNameError(LookupError):
         return str(self.args[0])
 
 
-class Registry(Generic[T]):
-    """Names -> items of one kind ("task", "model")."""
+class PluginError(Exception):
+    """A plug-in (a --plugin file or an installed entry point) could not be loaded."""
 
-    def __init__(self, kind: str) -> None:
+
+class Registry(Generic[T]):
+    """Names -> items of one kind ("task", "model"), filled on first use by `discover` (which imports
+    the built-in modules and the installed entry points, so each registers itself)."""
+
+    def __init__(self, kind: str, discover: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._discover, self._discovered = discover, discover is None
+
+    def discover(self) -> None:
+        """Run the discovery hook once (later calls do nothing)."""
+        if not self._discovered:
+            self._discovered = True  # first: the modules it imports register into this very registry
+            self._discover()
 
     def register(self, name: str, item: T | None = None) -> T | Callable[[T], T]:
         """Register `item` under `name`; without `item`, return a decorator."""
@@ -36,6 +48,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """The item called `name`, or UnknownNameError naming close matches."""
+        self.discover()
         try:
             return self._items[name]
         except KeyError:
@@ -49,10 +62,28 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
+        self.discover()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self.discover()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def load_entry_points(group: str, adopt: Callable[[str, object], None]) -> None:
+    """Load every installed entry point of `group` (`bench.tasks`, `bench.models`). One that names a
+    module registers what it defines on import; one that names an object is handed to `adopt`."""
+    import types
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group=group):
+        try:
+            loaded = point.load()
+            if not isinstance(loaded, types.ModuleType):
+                adopt(point.name, loaded)
+        except Exception as error:
+            raise PluginError(f"entry point '{point.name} = {point.value}' (group {group}) failed to load: "
+                              f"{type(error).__name__}: {error}") from error

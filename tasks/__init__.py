@@ -2,7 +2,8 @@
 
 A task module declares a `Task` and registers it; it holds no torch, no I/O and no training. `bench`
 reaches tasks only through `get` / `names`. Modules in this package whose names do not start with an
-underscore are imported on first use, so a new task is one new file.
+underscore are imported on first use, so a new task is one new file; installed packages add tasks through
+the `bench.tasks` entry-point group, and `bench run --plugin FILE.py` loads one from anywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from bench.registry import Registry, UnknownNameError
+from bench.registry import Registry, UnknownNameError, load_entry_points
 from tasks._rng import stream_key
 
 SPLITS = ("train", "eval")
@@ -94,8 +95,23 @@ class Task:
         return {"name": self.name, "version": self.version, "params": dict(sorted(self.params.items()))}
 
 
-_registry: Registry[Task] = Registry("task")
-_discovered = False
+def _discover() -> None:
+    """Import every public module of this package, then the installed `bench.tasks` entry points."""
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    load_entry_points("bench.tasks", _adopt)
+
+
+def _adopt(name: str, item: object) -> None:
+    """An entry point naming a Task object (rather than a module that registers its own)."""
+    if not isinstance(item, Task):
+        raise TypeError(f"expected a tasks.Task or a module, got {type(item).__name__}")
+    if not (item.name in _registry and _registry.get(item.name) is item):  # not registered by its own module
+        register(item)
+
+
+_registry: Registry[Task] = Registry("task", _discover)
 
 
 def register(task: Task) -> Task:
@@ -106,31 +122,22 @@ def register(task: Task) -> Task:
 
 def get(name: str) -> Task:
     """The registered task called `name` (UnknownNameError lists close matches)."""
-    discover()
     return _registry.get(name)
 
 
 def names() -> list[str]:
     """Names of all registered tasks."""
-    discover()
     return _registry.names()
 
 
 def unknown_message(name: str) -> str:
     """The error text for an unknown task name."""
-    discover()
     return _registry.unknown_message(name)
 
 
 def discover() -> None:
-    """Import every public module of this package once, so each registers its task."""
-    global _discovered
-    if _discovered:
-        return
-    _discovered = True
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+    """Find every task (this package's modules and installed entry points), once."""
+    _registry.discover()
 
 
 __all__ = ["Task", "UnknownNameError", "register", "get", "names", "discover", "SPLITS"]
