@@ -298,9 +298,10 @@ def summary_table(records: list[dict[str, Any]]) -> str:
         grid = grid_texts(rows)
         lines.append(f"{task} (chance accuracy {rows['chance_accuracy'].iloc[0]:.3f}):")
         width = max(len(str(v)) for v in grid.values.ravel()) + 2
-        lines.append("  " + "model".ljust(8) + "".join(str(column).ljust(width) for column in grid.columns))
+        names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
+        lines.append("  " + "model".ljust(names) + "".join(str(column).ljust(width) for column in grid.columns))
         for model, values in grid.iterrows():
-            lines.append("  " + model.ljust(8) + "".join(str(v).ljust(width) for v in values))
+            lines.append("  " + model.ljust(names) + "".join(str(v).ljust(width) for v in values))
     return "\n".join(lines) + "\n"
 
 

@@ -99,10 +99,10 @@ def gate_failures(table: pd.DataFrame, gate: Gate) -> pd.DataFrame:
 
 def format_table(table: pd.DataFrame) -> str:
     """The comparison as aligned text lines for the terminal."""
-    header = f"{'task':16} {'model':8} {'L':>7} {'acc A':>7} {'acc B':>7} {'diff':>7}  marker"
+    header = f"{'task':18} {'model':11} {'L':>7} {'acc A':>7} {'acc B':>7} {'diff':>7}  marker"
     lines = [header, "-" * len(header)]
     for row in table.itertuples(index=False):
-        lines.append(f"{row.task:16} {row.model:8} {row.length:>7} {_number(row.accuracy_a):>7} "
+        lines.append(f"{row.task:18} {row.model:11} {row.length:>7} {_number(row.accuracy_a):>7} "
                      f"{_number(row.accuracy_b):>7} {_number(row.difference, signed=True):>7}  {row.marker}")
     return "\n".join(lines)
 

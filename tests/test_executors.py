@@ -87,3 +87,26 @@ def test_make_executor_one_slot_runs_in_process():
     assert isinstance(make_executor("local", "cpu", threads=1, jobs=1), InProcessExecutor)
     assert isinstance(make_executor("local", "cpu", threads=1, jobs=2), LocalExecutor)
     assert make_executor("ray", "cuda", threads=2, cells_per_gpu=4).gpus_per_cell == 0.25
+
+
+RAY_PLUGIN = '''
+import dataclasses
+import tasks
+
+tasks.register(dataclasses.replace(tasks.get("delayed-recall"), name="recall-from-a-plugin"))
+'''
+
+
+@pytest.mark.parametrize("kind", ["local", "ray"])
+def test_workers_load_the_drivers_plugins_even_where_the_file_is_gone(kind, tmp_path):
+    """A Ray node (or a worker) without the plug-in file gets its source from the driver."""
+    from bench.plugins import load_plugin
+
+    plugin = tmp_path / f"plugin_{kind}.py"
+    plugin.write_text(RAY_PLUGIN.replace("a-plugin", f"a-plugin-{kind}"))
+    load_plugin(plugin)
+    plugin.unlink()
+    executor = LocalExecutor(jobs=2) if kind == "local" else _ray_executor()
+    cell = Cell(f"recall-from-a-plugin-{kind}", 4, "gru", 0, ModelConfig(hidden=8), TRAIN)
+    [record] = list(executor.map([cell]))
+    assert record["status"] in ("solved", "unsolved"), record["error"]
