@@ -38,10 +38,10 @@ class OneLineErrors(click.Group):
         try:
             code = super().main(arguments, prog_name or "bench", standalone_mode=False, **extra)
         except click.ClickException as error:  # usage errors included: their exit code is 2
-            click.echo(f"bench: error: {error.format_message()}", err=True)
+            click.echo(f"bench: error: {one_line(error.format_message())}", err=True)
             sys.exit(error.exit_code)
         except PluginError as error:  # a broken installed entry point, met while listing names
-            click.echo(f"bench: error: {error}", err=True)
+            click.echo(f"bench: error: {one_line(str(error))}", err=True)
             sys.exit(2)
         except (click.Abort, KeyboardInterrupt):
             click.echo("bench: interrupted; finished cells are kept, re-run the command to resume", err=True)
@@ -50,6 +50,11 @@ class OneLineErrors(click.Group):
             # the work is done and stored: a Ctrl-C arriving now must not become a traceback on the way out
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def one_line(message: str) -> str:
+    """The message with newlines and other control characters (a user's value may hold any) escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
 
 
 class IntList(click.ParamType):
@@ -178,14 +183,18 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"cannot read {value}: {error.strerror}", param=param) from None
     except tomllib.TOMLDecodeError as error:
         raise click.BadParameter(f"{value} is not valid TOML: {error}", param=param) from None
-    aliases = {flag.lstrip("-"): p.name for p in ctx.command.params if p.name != "config" for flag in p.opts}
+    options = {flag.lstrip("-"): p for p in ctx.command.params if p.name not in ("config", "plugins")
+               for flag in p.opts}
     defaults = {}
     for key, setting in data.get("run", data).items():
-        name = aliases.get(key) or aliases.get(key.replace("_", "-"))
-        if name is None:
-            raise click.BadParameter(f"unknown key '{key}' in {value} (known: {', '.join(sorted(aliases))})",
+        option = options.get(key) or options.get(key.replace("_", "-"))
+        if option is None:
+            raise click.BadParameter(f"unknown key '{key}' in {value} (known: {', '.join(sorted(options))})",
                                      param=param)
-        defaults[name] = ",".join(map(str, setting)) if isinstance(setting, list) else setting
+        if isinstance(setting, bool) != bool(getattr(option, "is_flag", False)) or isinstance(setting, dict):
+            wanted = "true or false" if getattr(option, "is_flag", False) else f"a value for --{key}"
+            raise click.BadParameter(f"key '{key}' in {value} must be {wanted}, not {setting!r}", param=param)
+        defaults[option.name] = ",".join(map(str, setting)) if isinstance(setting, list) else setting
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 
@@ -233,7 +242,7 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
 def run(obj: dict[str, Any], **options: Any) -> int:
     """Train every model on every task at every dependency length and seed."""
     from bench.executors import make_executor
-    from bench.runner import run_sweep
+    from bench.runner import StorageError, run_sweep
     from bench.store import Store
 
     sweep, root = _sweep_from_options(options)
@@ -243,8 +252,11 @@ def run(obj: dict[str, Any], **options: Any) -> int:
     _check_memory(sweep, getattr(executor, "jobs", 1))
     if options["executor"] == "ray":
         _require_ray()
-    summary = run_sweep(sweep, Store(root), options["name"], executor, options["progress"], obj["argv"],
-                        options["fresh"], options["retry_failed"])
+    try:
+        summary = run_sweep(sweep, Store(root), options["name"], executor, options["progress"], obj["argv"],
+                            options["fresh"], options["retry_failed"])
+    except StorageError as error:  # disk full or permissions, mid-run: a failure (exit 1), not bad input
+        raise click.ClickException(str(error)) from None
     click.echo(summary_table(summary.records), err=True, nl=False)
     click.echo(f"{len(summary.records)} cells ({summary.computed} computed, {summary.reused} reused, "
                f"{summary.failed} failed) -> {summary.run_dir}")

@@ -7,15 +7,18 @@ store each result atomically as it arrives, then rebuild the run's tables, plots
 from __future__ import annotations
 
 import os
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
 import tasks
 from bench import models, provenance
+from bench.claims import Claims, remove_temporaries
 from bench.executors import Executor, InProcessExecutor
 from bench.plugins import loaded_plugins
 from bench.progress import Display
@@ -99,23 +102,84 @@ def cells_to_compute(cells: list[Cell], store: Store, fresh: bool = False,
 def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
               progress: bool = True, argv: list[str] | None = None, fresh: bool = False,
               retry_failed: bool = False) -> RunSummary:
-    """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report."""
+    """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report.
+
+    Another run may share the store: a cell it is computing is waited for and reused, never computed
+    twice. A failed write (disk full, permissions) stops the sweep with StorageError; what was
+    stored before stays."""
     cells = sweep.expand()
     run_dir = store.run_dir(name or sweep.default_name())
     manifest = _manifest(sweep, run_dir.name, cells, argv or provenance.argv())
-    write_json(run_dir / "manifest.json", manifest)
+    with _storing(store):
+        write_json(run_dir / "manifest.json", manifest)
+        remove_temporaries(run_dir)
     todo = cells_to_compute(cells, store, fresh, retry_failed)
+    computed = 0
     try:
-        with Display(len(cells), len(cells) - len(todo), progress) as display:
-            for record in (executor or InProcessExecutor()).map(todo, display.step):
-                store.save_cell(record)
-                display.finished(record)
+        with Display(len(cells), len(cells) - len(todo), progress) as display, Claims(store) as claims:
+            computed = _compute(todo, store, executor or InProcessExecutor(), display, claims,
+                                lambda stored: fresh or _needs_computing(stored, retry_failed))
     finally:  # also on Ctrl-C: the run's tables describe what did finish
         records = store.load_cells(cell.key for cell in cells)
         manifest.update(finished=len(records), updated=time.time())
-        write_json(run_dir / "manifest.json", manifest)
-        build_report(run_dir, records, manifest)
-    return RunSummary(run_dir, records, computed=len(todo), reused=len(cells) - len(todo))
+        with _storing(store, quiet=sys.exc_info()[0] is not None):
+            write_json(run_dir / "manifest.json", manifest)
+            build_report(run_dir, records, manifest)
+    return RunSummary(run_dir, records, computed=computed, reused=len(cells) - computed)
+
+
+def _needs_computing(stored: dict[str, Any] | None, retry_failed: bool) -> bool:
+    return stored is None or (retry_failed and stored["status"] == "failed")
+
+
+def _compute(todo: list[Cell], store: Store, executor: Executor, display: Display, claims: Claims,
+             needed: Any) -> int:
+    """Train the cells of `todo` that this run can claim; wait for the ones another run holds, then
+    reuse what it stored. Returns how many cells this run trained."""
+    pending, computed = list(todo), 0
+    while pending:
+        mine = [cell for cell in pending if claims.claim(cell.key)]
+        if not mine:  # all that is left is being computed by another run: wait for one of them
+            claims.claim(pending[0].key, wait=True)
+            mine = [pending[0]]
+        claimed = {cell.key for cell in mine}
+        pending = [cell for cell in pending if cell.key not in claimed]
+        mine = [cell for cell in mine if _still_needed(cell, store, claims, display, needed)]
+        for record in executor.map(mine, display.step):
+            with _storing(store):
+                store.save_cell(record)
+            claims.release(record["key"])
+            display.finished(record)
+            computed += 1
+    return computed
+
+
+def _still_needed(cell: Cell, store: Store, claims: Claims, display: Display, needed: Any) -> bool:
+    """Under the cell's claim: is it still to be computed, or did another run store it meanwhile?"""
+    stored = store.load_cell(cell.key)
+    if needed(stored):
+        return True
+    claims.release(cell.key)
+    display.finished(stored)
+    return False
+
+
+class StorageError(OSError):
+    """Results could not be written (disk full, permissions); the message says what is kept."""
+
+
+@contextmanager
+def _storing(store: Store, quiet: bool = False) -> Iterator[None]:
+    """Turn a failed write into StorageError naming the cause and what is kept (nothing on `quiet`,
+    when another error is already on its way out)."""
+    try:
+        yield
+    except OSError as error:
+        if quiet:
+            return
+        raise StorageError(f"cannot write results under {store.root}: {error.strerror or error}"
+                           f"{f' ({error.filename})' if error.filename else ''}; every cell stored before "
+                           "is kept: free space or fix permissions, then re-run to resume") from error
 
 
 def rebuild_report(run_dir: Path) -> list[dict[str, Any]]:

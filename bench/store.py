@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -38,13 +40,28 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared like any file
         with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
+            _write_all(file, data)
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+# Crash tests (tests/test_faults.py) set BENCH_CRASH_AT_WRITE=N: the N-th atomic write of the process then
+# dies by SIGKILL with half of its bytes written, as an OOM kill or a power cut would leave it.
+_CRASH_AT_WRITE = int(os.environ.get("BENCH_CRASH_AT_WRITE") or 0)
+_writes = itertools.count(1)
+
+
+def _write_all(file: Any, data: bytes) -> None:
+    half = len(data) // 2
+    file.write(data[:half])
+    if _CRASH_AT_WRITE and next(_writes) == _CRASH_AT_WRITE:
+        file.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    file.write(data[half:])
+    file.flush()
 
 
 def canonical_json(data: Any) -> bytes:
@@ -100,8 +117,19 @@ class Store:
         return [record for record in map(self.load_cell, keys) if record is not None]
 
 
+# The table's columns, in order (tests/test_store.py holds them equal to what train_cell records), so
+# that a run with no finished cell yet still writes a table with its header.
+COLUMNS = ["key", "task", "task_version", "task_params", "model", "length", "seq_len", "seed", "hidden", "layers",
+           "params", "threads", "steps_budget", "batch_size", "lr", "clip", "status", "solved", "accuracy",
+           "best_accuracy", "loss", "chance_accuracy", "chance_loss", "loss_ratio", "solve_criterion", "steps",
+           "steps_to_solve", "sequences_to_solve", "diverged_step", "seconds", "steps_per_second", "device",
+           "error", "at_chance"]
+
+
 def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per cell, without the nested curve and provenance."""
+    if not records:
+        return pd.DataFrame(columns=COLUMNS)
     rows = [{k: v for k, v in record.items() if k not in NESTED} for record in records]
     frame = pd.DataFrame(rows)
     if "task_params" in frame:

@@ -8,6 +8,7 @@ optimizer steps and an optional wall-clock limit. A cell never raises: divergenc
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 import traceback
@@ -68,6 +69,8 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     device = torch.device(cell.device)
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormals in backward make CPU recurrences up to 10x slower
+    else:  # best effort: deterministic cuDNN algorithms where they exist (recorded in provenance)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     model = _seeded_model(cell, task).to(device)
     outcome.params = models.count_parameters(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
@@ -208,7 +211,9 @@ def _cell_provenance(cell: Cell, started: float) -> dict[str, Any]:
         try:  # provenance must never turn a failed cell into a crashed sweep
             info.update(gpu=torch.cuda.get_device_name(device), cudnn=torch.backends.cudnn.version(),
                         cudnn_deterministic=torch.backends.cudnn.deterministic,
-                        cudnn_benchmark=torch.backends.cudnn.benchmark)
+                        cudnn_benchmark=torch.backends.cudnn.benchmark,
+                        deterministic_algorithms=torch.are_deterministic_algorithms_enabled(),
+                        cublas_workspace_config=os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
         except (RuntimeError, AssertionError, ValueError) as error:
             info["gpu"] = f"unavailable: {error}"
     return info

@@ -160,3 +160,13 @@ def test_ray_executor_from_the_command_line(bench_cli, tmp_path):
     result = bench_cli("run", "--task", "adding", "--lengths", "4,5", "--models", "rnn", "--executor", "ray",
                        *TINY_RUN[2:], "--out", tmp_path)
     assert result.code == 0 and "2 cells (2 computed, 0 reused, 0 failed)" in result.stdout, result.stderr
+
+
+def test_exploding_training_is_recorded_as_diverged_with_its_step_and_shown(bench_cli, tmp_path):
+    result = bench_cli("run", "--task", "adding", "--lengths", "5", "--models", "rnn", *TINY_RUN, "--lr", "1e5",
+                       "--clip", "0", "--out", tmp_path, "--name", "boom")
+    assert result.code == 0  # diverging is a result, not an error
+    row = pd.read_csv(tmp_path / "runs/boom/results.csv").iloc[0]
+    assert row["status"] == "diverged" and 1 <= row["diverged_step"] <= 40
+    assert "✗ diverged" in (tmp_path / "runs/boom/report.md").read_text()
+    assert "✗ diverged" in (tmp_path / "runs/boom/report.html").read_text()

@@ -74,7 +74,7 @@ def test_runs_sharing_cells_compute_each_cell_once(tmp_path):
     first = run_sweep(Sweep(("adding",), (4, 5), ("rnn",), train=train), store, "a", progress=False)
     second = run_sweep(Sweep(("adding",), (5, 6), ("rnn",), train=train), store, "b", progress=False)
     assert (first.computed, second.computed, second.reused) == (2, 1, 1)
-    assert len(files_under(tmp_path / "cells")) == 3
+    assert len(_stored_cells(tmp_path)) == 3
 
 
 def test_fresh_recomputes_and_retry_failed_recomputes_only_failures(tmp_path):

@@ -1,4 +1,5 @@
 import json
+import pandas as pd
 
 from bench.store import Store, atomic_write, results_frame
 
@@ -63,3 +64,14 @@ def _current_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_table_columns_match_what_a_cell_records_and_an_empty_table_keeps_its_header(tmp_path):
+    from bench.store import COLUMNS, results_frame, write_tables
+    from bench.sweep import Cell
+    from bench.train import failed_record
+
+    assert list(results_frame([failed_record(Cell("adding", 5, "rnn", 0), "x")]).columns) == COLUMNS
+    write_tables(tmp_path, results_frame([]))
+    assert list(pd.read_csv(tmp_path / "results.csv").columns) == COLUMNS
+    assert len(pd.read_parquet(tmp_path / "results.parquet")) == 0

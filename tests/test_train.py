@@ -72,3 +72,18 @@ def test_evaluate_returns_loss_and_accuracy_of_a_perfect_model():
     eval_set = tuple(torch.from_numpy(a) for a in task.generate(100, 5, 0, "eval"))
     loss, accuracy = evaluate(Oracle(), task, eval_set)
     assert accuracy == 1.0 and loss < 1e-6
+
+
+def test_numba_thread_count_changes_no_number():
+    import numba
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one = train_cell(_cell(steps=60, eval_every=30))
+    finally:
+        numba.set_num_threads(threads)
+    many = train_cell(_cell(steps=60, eval_every=30))
+    numbers = ["status", "loss", "accuracy", "best_accuracy", "steps", "params"]
+    assert [one[k] for k in numbers] == [many[k] for k in numbers]
+    assert [{**p, "seconds": 0} for p in one["curve"]] == [{**p, "seconds": 0} for p in many["curve"]]
