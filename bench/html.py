@@ -7,7 +7,7 @@ import base64
 import html
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -134,8 +134,9 @@ def task_section(cells: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
             grid_html(summary)]
 
 
-def grid_html(summary: pd.DataFrame, cell=None) -> str:
-    """A model x length grid (rows model, columns length) of one task; sortable by any length."""
+def grid_html(summary: pd.DataFrame, cell: Callable[[pd.Series], str] | None = None) -> str:
+    """A model x length grid (rows model, columns length) of one task, cells drawn by `cell` (default:
+    `report_cell`); sortable by any length."""
     cell = cell or report_cell
     lengths = sorted(summary["length"].unique())
     head = "<th class='name'>model</th>" + "".join(f"<th>L={length}</th>" for length in lengths)
@@ -149,20 +150,21 @@ def grid_html(summary: pd.DataFrame, cell=None) -> str:
             "</table>")
 
 
-def report_cell(row: pd.Series) -> str:
+def report_cell(row: pd.Series, link: bool = True) -> str:
     """One grid cell: accuracy ± sd, chance, outcome counts; coloured by score, linked to its details."""
     statuses = row["statuses"].split(",")
     broken = any(s in ("diverged", "failed") for s in statuses)
     accuracy = row["accuracy"]
     shown = "—" if pd.isna(accuracy) else f"{accuracy:.3f}"
     spread = f" ±{row['accuracy_sd']:.3f}" if row["seeds"] > 1 and pd.notna(row["accuracy_sd"]) else ""
-    value = score(accuracy, row["chance_accuracy"])
     outcome = outcome_text(row, statuses)
-    link = f"#{cell_anchor(row['task'], row['model'], row['length'])}"
-    return (f"<td class='{'broken' if broken else ''}' style='background:{score_colour(value)}' "
-            f"data-sort='{-1 if pd.isna(accuracy) else accuracy:.6f}' title='{_e(outcome)}'><a href='{link}'>"
-            f"<span class='acc'>{shown}</span>{spread}<br><span class='sub'>chance {row['chance_accuracy']:.3f}"
-            f"</span><br><span class='sub'>{_e(outcome)}</span></a></td>")
+    content = (f"<span class='acc'>{shown}</span>{spread}<br><span class='sub'>chance {row['chance_accuracy']:.3f}"
+               f"</span><br><span class='sub'>{_e(outcome)}</span>")
+    if link:
+        content = f"<a href='#{cell_anchor(row['task'], row['model'], row['length'])}'>{content}</a>"
+    return (f"<td class='{'broken' if broken else ''}' "
+            f"style='background:{score_colour(score(accuracy, row['chance_accuracy']))}' "
+            f"data-sort='{-1 if pd.isna(accuracy) else accuracy:.6f}' title='{_e(outcome)}'>{content}</td>")
 
 
 def outcome_text(row: pd.Series, statuses: list[str]) -> str:
@@ -281,7 +283,7 @@ def render_compare(table: pd.DataFrame, summary_a: pd.DataFrame, summary_b: pd.D
 
 def plain_cell(row: pd.Series) -> str:
     """A grid cell without a link (the compared runs' details live in their own reports)."""
-    return report_cell(row).replace("<a href=", "<a data-href=")
+    return report_cell(row, link=False)
 
 
 def difference_cell(row: pd.Series) -> str:

@@ -180,3 +180,42 @@ def test_unloadable_plugins_are_refused(content, scratch):
     if content is not None:
         plugin.write_text(content)
     _refused(["run", "--plugin", str(plugin), *VALID], scratch / "out")
+
+
+OTHER_COMMANDS = {
+    "show --length": (["show", "copy", "--length"], bad_int(1, 10_000)),
+    "show --seed": (["show", "copy", "--seed"], bad_int(0, 2**31 - 1)),
+    "show TASK": (["show"], bad_names(tasks.names()).filter(lambda t: "," not in t)),
+    "check --lengths": (["check", "copy", "--lengths"], bad_int_list(1, 100_000)),
+    "check NAME": (["check"], st.text(min_size=1, max_size=12).filter(
+        lambda t: t not in tasks.names() and t not in models.registry and not t.startswith("-"))),
+    "compare --fail-on": (["compare", "RUN", "RUN", "--fail-on"], st.one_of(
+        st.text(max_size=12), st.floats(min_value=0, exclude_min=True).map(lambda v: f"accuracy:{v!r}"),
+        st.sampled_from(["accuracy:", "loss:-0.1", "accuracy:nan", "accuracy:-inf"]))),
+    "report RUN": (["report"], st.sampled_from(["nowhere", "FILE", "EMPTY"])),
+}
+
+
+@pytest.mark.parametrize("command", sorted(OTHER_COMMANDS))
+def test_the_other_commands_refuse_malformed_values_cleanly(command, scratch):
+    (scratch / "FILE").write_text("x")
+    (scratch / "EMPTY").mkdir()
+    run = scratch / "results" / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text('{"name": "r", "cells": []}')
+    prefix, values = OTHER_COMMANDS[command]
+
+    @EXAMPLES
+    @given(value=values)
+    def check(value):
+        value = str(scratch / value) if command == "report RUN" else value
+        args = [str(run) if part == "RUN" else part for part in prefix]
+        before = sorted(p for p in scratch.rglob("*"))
+        result = CliRunner().invoke(cli, [*args, value], catch_exceptions=True)
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+        assert result.exit_code == 2, (args, value, result.exit_code, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("bench: error: "), result.stderr
+        assert sorted(p for p in scratch.rglob("*")) == before  # nothing written
+
+    check()

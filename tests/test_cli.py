@@ -170,3 +170,13 @@ def test_exploding_training_is_recorded_as_diverged_with_its_step_and_shown(benc
     assert row["status"] == "diverged" and 1 <= row["diverged_step"] <= 40
     assert "✗ diverged" in (tmp_path / "runs/boom/report.md").read_text()
     assert "✗ diverged" in (tmp_path / "runs/boom/report.html").read_text()
+
+
+def test_bench_check_passes_every_registered_task_and_model(bench_cli):
+    import tasks
+    from bench import models
+
+    result = bench_cli("check")
+    expected = len(tasks.names()) + len(models.registry.names())
+    assert result.code == 0 and result.stdout.splitlines()[-1] == f"{expected} passed, 0 failed"
+    assert "✓ task temporal-order" in result.stdout and "✓ model lru" in result.stdout
