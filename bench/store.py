@@ -27,7 +27,11 @@ import pandas as pd
 
 SCHEMA = 1
 NESTED = ("curve", "provenance")  # kept in the cell file, left out of the flat tables
-AT_CHANCE_RATIO = 0.9  # held-out loss within 10% of the memoryless loss: the dependency was not learned
+# At chance: the held-out loss within 10% of the memoryless loss, and the accuracy within 10% of the way
+# from chance to perfect. The loss catches the published trap (copy's CE equal to the memoryless CE);
+# the accuracy keeps a cell that does beat chance, but with poorly calibrated outputs, from being flagged.
+AT_CHANCE_RATIO = 0.9
+AT_CHANCE_ACCURACY = 0.1
 OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step")
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it), then put back
 os.umask(_UMASK)
@@ -135,13 +139,20 @@ def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     if "task_params" in frame:
         frame["task_params"] = frame["task_params"].map(lambda p: json.dumps(p, sort_keys=True))
     if "loss_ratio" in frame:  # derived here, not stored, so every table uses today's definition
-        frame["at_chance"] = frame["loss_ratio"].astype(float) > AT_CHANCE_RATIO
+        frame["at_chance"] = at_chance(frame)
     for column in OPTIONAL_INTEGERS:
         if column in frame:
             frame[column] = frame[column].astype("Int64")  # missing stays missing, not a float NaN
     if "error" in frame:
         frame["error"] = frame["error"].map(lambda e: e.splitlines()[0] if isinstance(e, str) else e)
     return frame
+
+
+def at_chance(frame: pd.DataFrame) -> pd.Series:
+    """Cells whose loss and accuracy both sit at the chance level (see AT_CHANCE_RATIO)."""
+    accuracy, chance = frame["accuracy"].astype(float), frame["chance_accuracy"].astype(float)
+    near_chance = (accuracy - chance < AT_CHANCE_ACCURACY * (1 - chance)) | accuracy.isna()
+    return (frame["loss_ratio"].astype(float) > AT_CHANCE_RATIO) & near_chance
 
 
 def write_tables(run_dir: Path, frame: pd.DataFrame) -> None:

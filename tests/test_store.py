@@ -46,9 +46,15 @@ def test_results_frame_is_flat():
     assert str(frame["steps_to_solve"].dtype) == "Int64"
 
 
-def test_at_chance_is_derived_from_the_loss_ratio_when_tables_are_built():
-    frame = results_frame([_record("a", loss_ratio=0.95), _record("b", loss_ratio=0.5), _record("c", loss_ratio=None)])
-    assert frame["at_chance"].tolist() == [True, False, False]
+def test_at_chance_is_derived_from_loss_and_accuracy_when_tables_are_built():
+    frame = results_frame([
+        _record("a", loss_ratio=0.95, accuracy=0.13, chance_accuracy=0.125),  # both at chance
+        _record("b", loss_ratio=0.5, accuracy=0.13, chance_accuracy=0.125),  # the loss learned something
+        _record("c", loss_ratio=None, accuracy=None, chance_accuracy=0.125),  # never evaluated
+        _record("d", loss_ratio=0.95, accuracy=0.25, chance_accuracy=0.125),  # twice chance: not at chance
+        _record("e", loss_ratio=0.99, accuracy=None, chance_accuracy=0.125),  # diverged after an eval
+    ])
+    assert frame["at_chance"].tolist() == [True, False, False, False, True]
 
 
 def test_written_files_follow_the_umask_not_mkstemps_private_mode(tmp_path):
