@@ -153,10 +153,8 @@ def load_plugins(ctx: click.Context, param: click.Parameter, paths: tuple[str, .
     for path in paths:
         try:
             load_plugin(path)
-        except PluginError as error:
+        except PluginError as error:  # unreadable, or raised on import (a name registered twice included)
             raise click.BadParameter(str(error), param=param) from None
-        except ValueError as error:  # a name registered twice
-            raise click.BadParameter(f"{path}: {error}", param=param) from None
     return paths
 
 
@@ -386,7 +384,7 @@ class GateParam(click.ParamType):
               help="Also write the two grids side by side with the difference grid to this HTML file.")
 def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None) -> int:
     """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
-    from bench.compare import compare_runs, format_table, gate_failures, load_run, write_compare_html
+    from bench.compare import compare_runs, format_table, gate_failures, load_run, marker_counts, write_compare_html
 
     for run_dir in (run_a, run_b):
         _require_run(run_dir)
@@ -396,8 +394,7 @@ def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: 
         write_compare_html(html_path, table, frame_a, frame_b, (run_a.name, run_b.name))
     shown = table[table["marker"] != "not significant"] if only_changed else table
     click.echo(format_table(shown))
-    counts = table["marker"].str.split(" \\(").str[0].value_counts()
-    click.echo(", ".join(f"{count} {name}" for name, count in counts.items()))
+    click.echo(marker_counts(table))
     if gate is not None and len(failures := gate_failures(table, gate)):
         click.echo(f"bench: {len(failures)} cell(s) broke --fail-on {gate.metric}:{gate.threshold:g}", err=True)
         return 1
@@ -427,13 +424,14 @@ def check(names: tuple[str, ...], lengths: tuple[int, ...] | None) -> int:
 
 
 def _split_names(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    task_names, model_names = tasks.names(), models.registry.names()
     if not names:
-        return tasks.names(), models.registry.names()
-    unknown = [n for n in names if n not in tasks.names() and n not in models.registry]
+        return task_names, model_names
+    unknown = [n for n in names if n not in task_names and n not in model_names]
     if unknown:
-        raise click.BadParameter(f"no task or model '{unknown[0]}' (tasks: {', '.join(tasks.names())}; models: "
-                                 f"{', '.join(models.registry.names())})", param_hint="NAMES")
-    return [n for n in names if n in tasks.names()], [n for n in names if n in models.registry]
+        raise click.BadParameter(f"no task or model '{unknown[0]}' (tasks: {', '.join(task_names)}; models: "
+                                 f"{', '.join(model_names)})", param_hint="NAMES")
+    return [n for n in names if n in task_names], [n for n in names if n in model_names]
 
 
 def _print_check(kind: str, name: str, problems: list[str]) -> int:

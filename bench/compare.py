@@ -97,6 +97,12 @@ def gate_failures(table: pd.DataFrame, gate: Gate) -> pd.DataFrame:
     return table[dropped | table["marker"].str.startswith("newly")]
 
 
+def marker_counts(table: pd.DataFrame) -> str:
+    """`3 better, 1 worse, 5 not significant`: how many rows got each marker (reasons dropped)."""
+    counts = table["marker"].str.split(" \\(").str[0].value_counts()
+    return ", ".join(f"{count} {name}" for name, count in counts.items())
+
+
 def format_table(table: pd.DataFrame) -> str:
     """The comparison as aligned text lines for the terminal."""
     header = f"{'task':18} {'model':11} {'L':>7} {'acc A':>7} {'acc B':>7} {'diff':>7}  marker"

@@ -268,9 +268,10 @@ def curve_svg(group: list[dict[str, Any]], width: int = 360, height: int = 170) 
 def render_compare(table: pd.DataFrame, summary_a: pd.DataFrame, summary_b: pd.DataFrame,
                    names: tuple[str, str]) -> str:
     """compare.html: per task, run A's grid and run B's grid side by side, then the difference grid."""
-    counts = table["marker"].str.split(" \\(").str[0].value_counts()
+    from bench.compare import marker_counts
+
     body = [f"<h1 id='top'>bench compare <code>{_e(names[0])}</code> → <code>{_e(names[1])}</code></h1>",
-            "<p>" + _e(", ".join(f"{count} {name}" for name, count in counts.items())) + ". A difference counts "
+            "<p>" + _e(marker_counts(table)) + ". A difference counts "
             "when it exceeds twice the seed standard error (both runs with several seeds) or 0.02.</p>"]
     for task in sorted(set(table["task"])):
         grids = [f"<div><h3>{_e(label)}: {_e(name)}</h3>{grid_html(summary[summary['task'] == task], plain_cell)}</div>"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from bench.registry import PluginError
+from bench.store import atomic_write
 
 _loaded: dict[str, "PluginFile"] = {}  # sha256 of the source -> the file it came from
 
@@ -77,8 +78,6 @@ def _copy_of(plugin: PluginFile) -> Path:
     folder.mkdir(exist_ok=True)
     path = folder / f"{Path(plugin.path).stem}-{plugin.sha256[:16]}.py"
     if not path.exists():
-        from bench.store import atomic_write
-
         atomic_write(path, plugin.source.encode())
     return path
 

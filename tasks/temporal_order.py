@@ -51,6 +51,12 @@ def _temporal_order_kernel(stream, start, n, length):
     return x, y, mask
 
 
+def _min_span(length: int) -> int:
+    """From the latest possible first symbol to the end step, where the class is asked."""
+    first_at, _, width = _windows(length)
+    return length + 1 - (first_at + width)
+
+
 def _temporal_order_oracle(x: np.ndarray, length: int) -> np.ndarray:
     """The order class of the two relevant symbols, at the last step."""
     relevant = np.sort(np.where(x >= X_SYMBOL, np.arange(x.shape[1]), x.shape[1]), axis=1)[:, :2]
@@ -71,7 +77,7 @@ def make_temporal_order() -> Task:
         n_inputs=8,
         n_outputs=4,
         seq_len=lambda length: length + 2,
-        min_span=lambda length: length + 1 - 2 * max(1, length // 10),  # from the latest t1 to E
+        min_span=_min_span,
         kernel=_temporal_order_kernel,
         kernel_args=(),
         oracle=_temporal_order_oracle,
