@@ -8,8 +8,10 @@ the `bench.tasks` entry-point group, and `bench run --plugin FILE.py` loads one 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -18,18 +20,94 @@ import numpy as np
 from bench.registry import Registry, UnknownNameError, load_entry_points
 from tasks._rng import stream_key
 
-SPLITS = ("train", "eval")
+SPLITS = ("train", "valid", "test")  # training stream; validation (curves, confirming a solve); test (reported)
+STATE_WINDOW = 2000  # sequences in the training-stream window that solve rules are judged on
 
 Kernel = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+class VariantError(ValueError):
+    """A task string (`NAME:key=value,...`) names a parameter or value the task does not declare."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared task parameter: its default and the values it accepts (`choices` for words,
+    `low`..`high` for whole numbers)."""
+
+    default: Any
+    choices: tuple[str, ...] = ()
+    low: int | None = None
+    high: int | None = None
+    help: str = ""
+
+    def parse(self, task: str, key: str, text: str) -> Any:
+        """The value `text` stands for, or VariantError naming what is accepted."""
+        if self.choices:
+            if text not in self.choices:
+                raise VariantError(f"task {task}: {key}={text!r} is not one of {', '.join(self.choices)}")
+            return text
+        if not re.fullmatch(r"[+-]?\d+", text) or not self.low <= int(text) <= self.high:
+            raise VariantError(f"task {task}: {key}={text!r} must be a whole number in {self.low}..{self.high}")
+        return int(text)
+
+    def describe(self) -> str:
+        """`halves|anywhere` or `1..64`, for help texts and `bench tasks`."""
+        return "|".join(self.choices) if self.choices else f"{self.low}..{self.high}"
+
+
+@dataclass(frozen=True)
+class SolveRule:
+    """When a cell counts as solved, judged on the most recent `window` training sequences (each batch
+    is fresh data, so this is an unbiased held-out estimate at one-batch resolution) and confirmed on the
+    validation split.
+
+    kind "all_correct": every sequence of the window is correct (every scored position), and the mean
+    loss over the window is below `max_loss` where set (Hochreiter & Schmidhuber 1997's stop rule).
+    kind "accuracy": accuracy over the scored positions of the window reaches `accuracy`."""
+
+    kind: Literal["all_correct", "accuracy"] = "accuracy"
+    accuracy: float = 0.99
+    max_loss: float | None = None
+    window: int = STATE_WINDOW
+    source: str = "bench default (the cited source gives no stop rule)"
+
+    def holds(self, accuracy: float, sequences_correct: float, loss: float) -> bool:
+        """The rule on a window's (or a held-out set's) accuracy, fraction of fully correct sequences
+        and mean loss."""
+        if self.kind == "all_correct":
+            return sequences_correct >= 1.0 and (self.max_loss is None or loss < self.max_loss)
+        return accuracy >= self.accuracy
+
+    def describe(self, loss_name: str) -> str:
+        """The rule in words, for tables and reports."""
+        if self.kind == "all_correct":
+            error = f" and mean {loss_name} < {self.max_loss:g}" if self.max_loss is not None else ""
+            return f"the {self.window} most recent training sequences all correct{error} ({self.source})"
+        return f"accuracy >= {self.accuracy:g} over the {self.window} most recent training sequences ({self.source})"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A published generator this task is measured against (tests/test_peers.py ports each one)."""
+
+    repo: str
+    path: str
+    variant: str  # the task string that reproduces it (or comes closest)
+    differences: str = "none"  # what still differs; "none" when the variant reproduces it
+
+    def to_dict(self) -> dict[str, str]:
+        return {"repo": self.repo, "path": self.path, "variant": self.variant, "differences": self.differences}
 
 
 @dataclass(frozen=True)
 class Task:
     """Everything the harness needs to know about one synthetic memory task.
 
-    `length` is always the dependency length, the number of steps the model must bridge; `seq_len`
-    says how long the input sequence is for it. `kernel(stream, start, n, length, *kernel_args)`
-    returns numpy arrays x, y, mask for samples start..start+n-1 of `stream`.
+    `length` is the task's length parameter, the one `--lengths` sweeps; `length_meaning` says what it
+    is (for adding the sequence length T, for copy the blank gap) and `min_span(length)` how far back
+    every scored target reaches at least. `kernel(stream, start, n, length, *kernel_args)` returns numpy
+    arrays x, y, mask for samples start..start+n-1 of `stream`.
     """
 
     name: str
@@ -45,14 +123,24 @@ class Task:
     kernel_args: tuple[Any, ...]
     oracle: Callable[[np.ndarray, int], np.ndarray]  # perfect-memory answer from x, for the checker
     chance_loss: Callable[[int], float]  # loss of the best predictor that ignores the inputs
-    chance_accuracy: float
+    chance_accuracy: float | Callable[[int], float]  # a number, or a function of length where it varies
     loss_on: Literal["mask", "all"] = "mask"  # positions the loss averages over
-    solve_accuracy: float = 0.99  # solved when held-out accuracy on scored positions reaches this,
-    solve_loss: float | None = None  # or, where set, when the held-out loss falls below this
+    rule: SolveRule = SolveRule()
     tolerance: float = 0.04  # regress: a prediction is correct when |error| < tolerance
     min_length: int = 1
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""  # the literature the definition follows
+    length_meaning: str = "dependency length"  # what `length` counts, in words
+    # The best predictor blind only to the inputs at least min_span(L) steps back from the last scored
+    # step ("short memory"): its loss and accuracy, and the predictor itself (probabilities per class
+    # for classify, values for regress) from an x whose far inputs are scrambled. None: equal to chance
+    # (the far inputs hold everything the targets need).
+    short_memory_loss: Callable[[int], float] | None = None
+    short_memory_accuracy: Callable[[int], float] | None = None
+    short_memory: Callable[[np.ndarray, int], np.ndarray] | None = None
+    options: dict[str, Option] = field(default_factory=dict)  # the parameters a task string may set
+    make: Callable[..., "Task"] | None = None  # builds the task from keyword parameters (variants)
+    peers: tuple[Peer, ...] = ()
 
     def generate(
         self, n: int, length: int, seed: int, split: str, start: int = 0
@@ -68,31 +156,101 @@ class Task:
         return self.kernel(key, start, n, length, *self.kernel_args)
 
     def check_length(self, length: int) -> None:
-        """Raise ValueError for a dependency length this task cannot be built with."""
+        """Raise ValueError for a length this task cannot be built with."""
         if not isinstance(length, (int, np.integer)) or length < self.min_length:
-            raise ValueError(f"task {self.name} needs a length of at least {self.min_length}, not {length}")
-
-    def is_solved(self, loss: float, accuracy: float) -> bool:
-        """The task's solve criterion, applied to held-out loss and accuracy."""
-        if self.solve_loss is not None:
-            return loss < self.solve_loss
-        return accuracy >= self.solve_accuracy
+            raise ValueError(f"task {self.variant} needs a length of at least {self.min_length}, not {length}")
 
     @property
     def solve_criterion(self) -> str:
-        """The solve criterion in words, for tables and reports."""
-        if self.solve_loss is not None:
-            return f"{self.loss_name} < {self.solve_loss:g}"
-        return f"accuracy >= {self.solve_accuracy:g}"
+        """The solve rule in words, for tables and reports."""
+        return self.rule.describe(self.loss_name)
 
     @property
     def loss_name(self) -> str:
         """MSE or CE."""
         return "CE" if self.kind == "classify" else "MSE"
 
-    def identity(self) -> dict[str, Any]:
-        """What of the task goes into a cell key."""
+    def chance_accuracy_at(self, length: int) -> float:
+        """The accuracy of the best input-blind predictor at `length`."""
+        return self.chance_accuracy(length) if callable(self.chance_accuracy) else self.chance_accuracy
+
+    def short_memory_baseline(self, length: int) -> tuple[float, float]:
+        """(loss, accuracy) of the short-memory predictor; chance where the task declares none."""
+        if self.short_memory_loss is None:
+            return self.chance_loss(length), self.chance_accuracy_at(length)
+        return self.short_memory_loss(length), self.short_memory_accuracy(length)
+
+    @property
+    def variant(self) -> str:
+        """`adding:markers=anywhere`: the name and the parameters that differ from the defaults."""
+        changed = {k: v for k, v in sorted(self.params.items())
+                   if k in self.options and v != self.options[k].default}
+        return self.name + (":" + ",".join(f"{k}={v}" for k, v in changed.items()) if changed else "")
+
+    def with_params(self, **params: Any) -> "Task":
+        """This task with some parameters changed (validated by the caller)."""
+        if self.make is None:
+            raise VariantError(f"task {self.name} takes no parameters")
+        defaults = {key: option.default for key, option in self.options.items()}
+        return self.make(**{**defaults, **self.params, **params})
+
+    def data_identity(self) -> dict[str, Any]:
+        """What decides the task's data (and so a model's seeded initialisation): name, version, params."""
         return {"name": self.name, "version": self.version, "params": dict(sorted(self.params.items()))}
+
+    def identity(self) -> dict[str, Any]:
+        """What of the task goes into a cell key: its data and the rule that judges it."""
+        identity = {**self.data_identity(), "rule": dataclasses.asdict(self.rule), "tolerance": self.tolerance}
+        origin = _registry.origin(self.name)
+        return {**identity, "plugin": origin[1]} if origin else identity
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """`adding:markers=anywhere,x=1` -> ("adding", {"markers": "anywhere", "x": "1"}); VariantError on a
+    malformed string (an empty or repeated key, a pair without '=')."""
+    name, colon, rest = text.partition(":")
+    if not colon:
+        return text, {}
+    if not rest:
+        raise VariantError(f"task {text!r}: nothing after ':' (write NAME:key=value[,key=value])")
+    params: dict[str, str] = {}
+    for pair in rest.split(","):
+        key, equals, value = pair.partition("=")
+        if not equals or not key or not value:
+            raise VariantError(f"task {text!r}: {pair!r} is not key=value")
+        if key in params:
+            raise VariantError(f"task {text!r}: {key} is given twice")
+        params[key] = value
+    return name, params
+
+
+def split_task_list(text: str) -> list[str]:
+    """`adding:markers=anywhere,copy` -> two task strings: a `key=value` item without a ':' of its own
+    belongs to the task string before it."""
+    items: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if "=" in item and ":" not in item and items and ":" in items[-1]:
+            items[-1] += "," + item
+        else:
+            items.append(item)
+    return items
+
+
+_variants: dict[str, Task] = {}
+
+
+def _variant(text: str) -> Task:
+    name, raw = parse_variant(text)
+    base = _registry.get(name)
+    if not raw:
+        return base
+    unknown = [key for key in raw if key not in base.options]
+    if unknown:
+        known = ", ".join(f"{k}={o.describe()}" for k, o in base.options.items()) or "none"
+        raise VariantError(f"task {name} has no parameter {unknown[0]!r} (parameters: {known})")
+    params = {key: base.options[key].parse(name, key, value) for key, value in raw.items()}
+    task = base.with_params(**params)
+    return task
 
 
 def _discover() -> None:
@@ -117,12 +275,23 @@ _registry: Registry[Task] = Registry("task", _discover)
 def register(task: Task) -> Task:
     """Add a task to the registry; a second task with the same name raises."""
     _registry.register(task.name, task)
+    _variants.clear()  # variants are built from the registered task, which may just have been replaced
     return task
 
 
 def get(name: str) -> Task:
-    """The registered task called `name` (UnknownNameError lists close matches)."""
-    return _registry.get(name)
+    """The task a string names: a registered name, or `NAME:key=value[,key=value]` for a variant
+    (UnknownNameError lists close names; VariantError says which parameter or value is wrong)."""
+    if ":" not in name:
+        return _registry.get(name)
+    if name not in _variants:
+        try:
+            _variants[name] = _variant(name)
+        except (VariantError, UnknownNameError):
+            raise
+        except ValueError as error:  # the builder refused a combination of parameters
+            raise VariantError(f"task {name!r}: {error}") from None
+    return _variants[name]
 
 
 def names() -> list[str]:
@@ -140,4 +309,5 @@ def discover() -> None:
     _registry.discover()
 
 
-__all__ = ["Task", "UnknownNameError", "register", "get", "names", "discover", "SPLITS"]
+__all__ = ["Task", "Option", "SolveRule", "Peer", "VariantError", "UnknownNameError", "register", "get", "names",
+           "discover", "parse_variant", "split_task_list", "SPLITS"]

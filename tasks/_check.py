@@ -88,7 +88,7 @@ def _check_ranges(task: Task, length: int) -> str | None:
 
 
 def _check_oracle(task: Task, length: int) -> str | None:
-    x, y, mask = task.generate(256, length, 1, "eval")
+    x, y, mask = task.generate(256, length, 1, "valid")
     where = np.ones_like(mask) if task.loss_on == "all" else mask
     if not np.allclose(task.oracle(x, length)[where], y[where], atol=1e-6):
         return "targets disagree with the task's own rule (oracle)"
@@ -101,9 +101,8 @@ def _check_span(task: Task, length: int) -> str | None:
     span = task.min_span(length)
     if span < 1:
         return f"min_span({length}) = {span} is not a positive number of steps"
-    x, y, mask = task.generate(256, length, 2, "eval")
-    last_scored = int(np.nonzero(mask.any(axis=0))[0].max())
-    far = last_scored - span + 1  # positions 0..far-1 lie at least `span` steps back
+    x, y, mask = task.generate(256, length, 2, "valid")
+    _, far = _far_region(task, length)  # positions 0..far-1 lie at least `span` steps back
     if far < 1:
         return f"min_span({length}) = {span} reaches before the sequence start"
     swapped = x.copy()
@@ -115,7 +114,7 @@ def _check_span(task: Task, length: int) -> str | None:
 
 
 def _check_splits_differ(task: Task, length: int) -> str | None:
-    train, evaluation = task.generate(32, length, 0, "train"), task.generate(32, length, 0, "eval")
+    train, evaluation = task.generate(32, length, 0, "train"), task.generate(32, length, 0, "valid")
     if np.array_equal(train[0], evaluation[0]):
         return "train and eval splits give the same samples"
     return None
@@ -125,22 +124,60 @@ def _check_chance(task: Task, length: int) -> str | None:
     """A predictor that ignores the inputs (best constant per position, fitted on train) must score
     the declared chance loss and accuracy on eval, within sampling error."""
     _, y_fit, mask_fit = task.generate(N_CHANCE, length, 0, "train")
-    _, y, mask = task.generate(N_CHANCE, length, 0, "eval")
+    _, y, mask = task.generate(N_CHANCE, length, 0, "valid")
     loss_where = np.ones_like(mask) if task.loss_on == "all" else mask
     if task.kind == "classify":
         losses, correct = _memoryless_classifier(task, y_fit, y, loss_where)
     else:
         losses, correct = _memoryless_regressor(task, y_fit, mask_fit, y, loss_where)
     per_sample_loss = (losses * loss_where).sum(1) / loss_where.sum(1)
-    loss, loss_se = per_sample_loss.mean(), per_sample_loss.std() / np.sqrt(len(y))
-    accuracy = correct[mask].mean()
-    accuracy_se = np.sqrt(task.chance_accuracy * (1 - task.chance_accuracy) / mask.sum())
-    declared_loss = task.chance_loss(length)
+    return _compare_scores("memoryless", per_sample_loss, correct[mask], task.chance_loss(length),
+                           task.chance_accuracy_at(length), "chance")
+
+
+def _compare_scores(what: str, per_sample_loss: np.ndarray, correct: np.ndarray, declared_loss: float,
+                    declared_accuracy: float, called: str) -> str | None:
+    """A predictor's measured loss and accuracy against the declared ones, within sampling error."""
+    loss, loss_se = per_sample_loss.mean(), per_sample_loss.std() / np.sqrt(len(per_sample_loss))
+    accuracy = correct.mean()
+    accuracy_se = np.sqrt(declared_accuracy * (1 - declared_accuracy) / correct.size)
     if abs(loss - declared_loss) > 4 * loss_se + 0.02 * declared_loss:
-        return f"memoryless loss {loss:.4f} on generated data, declared chance {declared_loss:.4f}"
-    if abs(accuracy - task.chance_accuracy) > 4 * accuracy_se + 0.01:
-        return f"memoryless accuracy {accuracy:.4f} on generated data, declared {task.chance_accuracy:.4f}"
+        return f"{what} loss {loss:.4f} on generated data, declared {called} {declared_loss:.4f}"
+    if abs(accuracy - declared_accuracy) > 4 * accuracy_se + 0.01:
+        return f"{what} accuracy {accuracy:.4f} on generated data, declared {called} {declared_accuracy:.4f}"
     return None
+
+
+def _check_short_memory(task: Task, length: int) -> str | None:
+    """The task's short-memory predictor, handed data whose inputs at least min_span steps back are
+    scrambled (swapped with another sample's, so peeking at them cannot help), must score the declared
+    short-memory baseline, and that baseline must lie between perfect and chance."""
+    if task.short_memory is None:
+        return None
+    _, far = _far_region(task, length)
+    x, y, mask = task.generate(N_CHANCE, length, 4, "valid")
+    scrambled = x.copy()
+    scrambled[:, :far] = np.roll(x[:, :far], 1, axis=0)
+    predicted = task.short_memory(scrambled, length)
+    loss_where = np.ones_like(mask) if task.loss_on == "all" else mask
+    if task.kind == "classify":
+        chosen = np.take_along_axis(predicted, y[..., None], axis=2)[..., 0]
+        losses, correct = -np.log(np.maximum(chosen, 1e-12)), predicted.argmax(-1) == y
+    else:
+        losses, correct = (predicted - y) ** 2, np.abs(predicted - y) < task.tolerance
+    per_sample_loss = (losses * loss_where).sum(1) / loss_where.sum(1)
+    short_loss, short_accuracy = task.short_memory_baseline(length)
+    if short_loss > task.chance_loss(length) * (1 + 1e-9):
+        return f"short-memory loss {short_loss:.4f} is above the chance loss {task.chance_loss(length):.4f}"
+    return _compare_scores("short-memory", per_sample_loss, correct[mask], short_loss, short_accuracy,
+                           "short memory")
+
+
+def _far_region(task: Task, length: int) -> tuple[int, int]:
+    """(last scored step, first step that is less than min_span back from it) on this task's data."""
+    _, _, mask = task.generate(64, length, 2, "valid")
+    last_scored = int(np.nonzero(mask.any(axis=0))[0].max())
+    return last_scored, last_scored - task.min_span(length) + 1
 
 
 def _memoryless_classifier(task, y_fit, y, loss_where):
@@ -149,6 +186,11 @@ def _memoryless_classifier(task, y_fit, y, loss_where):
     positions = np.arange(y.shape[1])
     losses = -np.log(probs[positions, y])
     correct = probs.argmax(1)[None, :] == y
+    # with a vocabulary near the sample count the fitted frequencies overfit; the uniform guess is input
+    # blind too, so the better of the two stands for the best input-blind predictor
+    uniform = np.full(y.shape, np.log(task.n_outputs))
+    if (uniform * loss_where).sum() < (losses * loss_where).sum():
+        losses = uniform
     return losses, correct
 
 
@@ -161,5 +203,5 @@ def _memoryless_regressor(task, y_fit, mask_fit, y, loss_where):
 
 CHECKS: tuple[Check, ...] = (
     _check_shapes, _check_ranges, _check_deterministic, _check_thread_independent, _check_oracle,
-    _check_span, _check_splits_differ, _check_chance,
+    _check_span, _check_splits_differ, _check_chance, _check_short_memory,
 )

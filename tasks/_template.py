@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from tasks import Task, register
+from tasks import Option, SolveRule, Task, register
 from tasks._rng import randint, sample_key  # counter-based: never np.random inside a kernel
 
 
@@ -54,7 +54,8 @@ def _my_task_oracle(x: np.ndarray, length: int) -> np.ndarray:
 
 
 def make_my_task(n_symbols: int = 8) -> Task:
-    """Options become keyword arguments here and go into `params` (and so into every cell key)."""
+    """Options become keyword arguments here and go into `params` (and so into every cell key); declared
+    in `options`, they can be set from the command line as `my-task:n_symbols=4`."""
     return Task(
         name="my-task",  # the name used on the command line; must be unique
         version=1,  # bump whenever the data for a given (params, length, seed) changes
@@ -63,20 +64,24 @@ def make_my_task(n_symbols: int = 8) -> Task:
         inputs="tokens",  # "tokens" (x holds ids) or "features" (x holds float vectors)
         n_inputs=n_symbols + 1,  # vocabulary size for tokens, vector length for features
         n_outputs=n_symbols,  # classes for classify, 1 for regress
-        seq_len=lambda length: length + 1,  # sequence length for dependency length L
+        seq_len=lambda length: length + 1,  # sequence length for length L
         min_span=lambda length: length,  # every sample's scored target depends on an input this far back
+        length_meaning="blank steps between the token and its recall",  # what L counts, in words
         kernel=_my_task_kernel,  # called as kernel(stream, start, n, length, *kernel_args)
         kernel_args=(n_symbols,),  # the kernel's arguments after length: the options it needs
         oracle=_my_task_oracle,  # oracle(x, length) -> y, independent of the kernel
         chance_loss=lambda length: math.log(n_symbols),  # loss of the best input-blind predictor
         chance_accuracy=1.0 / n_symbols,  # its accuracy on the scored positions
         loss_on="mask",  # "mask": loss on the scored positions only; "all": on every step (as copy publishes)
-        solve_accuracy=0.99,  # solved when held-out accuracy reaches this ...
-        solve_loss=None,  # ... or, if set, when the held-out loss falls below this (adding uses MSE < 0.01)
+        rule=SolveRule("accuracy", 0.99),  # solved at 99% accuracy over the last 2000 training sequences
         tolerance=0.04,  # regress only: a prediction within this of the target counts as correct
+        short_memory=None,  # None: the inputs min_span back hold everything, so short memory = chance
         min_length=1,  # the shortest dependency length the layout allows
         params={"n_symbols": n_symbols},  # the options, recorded in every result
         source="the paper this follows, year",
+        options={"n_symbols": Option(8, low=2, high=1000, help="symbols to choose from")},  # settable options
+        make=make_my_task,  # builds a variant from options
+        peers=(),  # published generators this reproduces: Peer(repo, path, variant, differences)
     )
 
 

@@ -1,6 +1,9 @@
-"""delayed-recall: remember one symbol across L distractors (Hochreiter & Schmidhuber 1997, task 2c).
+"""delayed-recall: remember one symbol across L distractors.
 
-Vocabulary: K cue symbols, M distractor symbols, one query symbol. Input, length L + 2: a cue, L
+It follows the idea of Hochreiter & Schmidhuber 1997's task 2c (keep x or y across a long gap of random
+distractors) but is not that task: 2c has two cues, begin and end symbols and a gap of random length;
+here there are K cues, a query symbol and a fixed gap, so that L alone sets the dependency. `length` L
+is the number of distractors. Vocabulary: K cue symbols, M distractor symbols, one query symbol. Input, length L + 2: a cue, L
 distractors drawn uniformly, the query. Target: the cue, scored at the query step only (L + 1 steps
 after the cue). Loss: cross-entropy there; chance accuracy 1/K, chance loss ln K. The memory needed
 (log2 K bits) does not grow with L, so this isolates the length of the dependency.
@@ -13,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from tasks import Task, register
+from tasks import Option, Task, register
 from tasks._rng import randint, sample_key, token_batch
 
 
@@ -45,7 +48,7 @@ def make_delayed_recall(n_cues: int = 8, n_distractors: int = 8) -> Task:
     return Task(
         name="delayed-recall",
         version=1,
-        description="recall the first symbol after L distractors (Hochreiter & Schmidhuber 1997, 2c)",
+        description="recall the first symbol after L distractors (after the idea of H&S 1997 task 2c)",
         kind="classify",
         inputs="tokens",
         n_inputs=n_cues + n_distractors + 1,
@@ -58,7 +61,11 @@ def make_delayed_recall(n_cues: int = 8, n_distractors: int = 8) -> Task:
         chance_loss=lambda length: math.log(n_cues),
         chance_accuracy=1.0 / n_cues,
         params={"n_cues": n_cues, "n_distractors": n_distractors},
-        source="Hochreiter & Schmidhuber 1997",
+        source="after Hochreiter & Schmidhuber 1997, task 2c (not that task: see the module docstring)",
+        length_meaning="distractors between cue and query",
+        options={"n_cues": Option(8, low=2, high=100_000, help="cue symbols to remember one of"),
+                 "n_distractors": Option(8, low=1, high=100_000, help="distractor symbols")},
+        make=make_delayed_recall,
     )
 
 

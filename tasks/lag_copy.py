@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from tasks import Task, register
+from tasks import Option, Peer, Task, register
 from tasks._rng import randint, sample_key, token_batch
 
 
@@ -58,6 +58,14 @@ def make_lag_copy(n_symbols: int = 8) -> Task:
         chance_accuracy=1.0 / n_symbols,
         params={"n_symbols": n_symbols},
         source="S4 code base (Gu et al. 2022), lag copying",
+        length_meaning="lag",
+        options={"n_symbols": Option(8, low=2, high=100_000, help="symbols in the stream")},
+        make=make_lag_copy,
+        peers=(Peer("state-spaces/s4", "src/dataloaders/datasets/copying.py (lag=True)", "lag-copy",
+                    "S4 sets the sequence length and the lag M apart and scores all of its steps, the first "
+                    "M against a pad token 0, with symbols 1..A-2; here the sequence is 2L long with lag L "
+                    "and only the L lagged steps are scored: S4's setting with its length 2M, pad steps "
+                    "unscored"),),
     )
 
 

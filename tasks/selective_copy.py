@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from tasks import Task, register
+from tasks import Option, Peer, Task, register
 from tasks._rng import randint, sample_key, token_batch, uniform
 
 
@@ -70,6 +70,14 @@ def make_selective_copy(n_copy: int = 16, n_symbols: int = 16) -> Task:
         min_length=n_copy,
         params={"n_copy": n_copy, "n_symbols": n_symbols},
         source="Gu & Dao 2023; Jing et al. 2019",
+        length_meaning="steps the tokens are scattered over",
+        options={"n_copy": Option(16, low=1, high=1000, help="tokens to copy"),
+                 "n_symbols": Option(16, low=2, high=100_000, help="data tokens (noise and marker come on top)")},
+        make=make_selective_copy,
+        peers=(Peer("state-spaces/s4", "src/dataloaders/datasets/copying.py", "selective-copy:n_symbols=14",
+                    "S4's vocabulary of A = 16 counts its noise (0) and marker (A-1) tokens, leaving 14 data "
+                    "tokens (1..14 there, 0..13 here); its L counts noise steps only, so S4's L is this "
+                    "length minus M; S4's model emits only the M recall steps"),),
     )
 
 

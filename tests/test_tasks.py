@@ -13,22 +13,32 @@ from tasks.adding import make_adding
 # sha256 of each task's first batch (8 samples, L=12 or the task's minimum, seed 0, train). Changing the data without bumping
 # the task's version must fail here; bump the version and update the hash together.
 GOLDEN = {
-    ("adding", 1): "e4be26050f01fc3b657267163746eabf",
-    ("copy", 1): "4aa4c74186d7daf361f15ccf1ae229b0",
+    ("adding", 2): "443e893da0bac27e338545be226dfc0d",
+    ("associative-recall", 2): "7627744557474916612aeba3807c6294",
+    ("copy", 2): "382c413d9433a4e786b1d16d9e5672ca",
     ("delayed-recall", 1): "bc8fc272d8cd9abcb817a9d3e98346a6",
-    ("associative-recall", 1): "30bb2f6d586dedd1756af0ed59eeeec0",
     ("lag-copy", 1): "71386a293dbc429ded9453cbf72b8f27",
     ("selective-copy", 1): "ca7783ccc3410fa05ac8e41e3889bce9",
-    ("temporal-order", 1): "ca693ca4cb9164372e8b57359934f004",
+    ("temporal-order", 2): "81831f1d52deb82bb9243783df42b416",
+    # the declared peer variants and the 1997 adding form: their data is held to the same standard
+    ("adding:form=hs1997", 2): "d1e505f6cab6ac85c16aedc0507eef0e",
+    ("adding:markers=anywhere", 2): "a748226dd565edfb691708c3794af285",
+    ("associative-recall:n_keys=4095,n_values=4096,values=distinct", 2): "7859338605d4a598c89fc20d5e36cf9a",
+    ("copy:delimiter=recall,loss=recall", 2): "011d223d8deef803a9a1a260171bbe38",
+    ("copy:delimiter=repeat", 2): "5c00b7f95e4e155862901ac0fe224868",
+    ("selective-copy:n_symbols=14", 1): "bf5c0fecaa646ae5eada4b81f532678a",
+    ("temporal-order:form=pascanu", 2): "c001bcceede68e3a27210b4a6981160f",
 }
+VARIANTS = sorted({peer.variant for name in tasks.names() for peer in tasks.get(name).peers if ":" in peer.variant}
+                  | {"adding:form=hs1997"})
 
 
-@pytest.mark.parametrize("name", tasks.names())
+@pytest.mark.parametrize("name", tasks.names() + VARIANTS)
 def test_every_registered_task_passes_the_checker(name):
     assert check_task(tasks.get(name)) == []
 
 
-@pytest.mark.parametrize("name", tasks.names())
+@pytest.mark.parametrize("name", tasks.names() + VARIANTS)
 def test_first_batch_matches_golden_hash_for_its_version(name):
     task = tasks.get(name)
     digest = hashlib.sha256()
@@ -60,7 +70,8 @@ def test_adding_has_two_markers_one_per_half_and_analytic_chance():
     assert (markers.sum(axis=1) == 2).all()
     assert (markers[:, :25].sum(axis=1) == 1).all() and (markers[:, 25:].sum(axis=1) == 1).all()
     assert np.allclose(y[:, -1], (x[:, :, 0] * markers).sum(axis=1)) and mask[:, -1].all()
-    assert task.chance_loss(50) == pytest.approx(1 / 6) and task.chance_accuracy == pytest.approx(0.0784)
+    assert task.chance_loss(50) == pytest.approx(1 / 6) and task.chance_accuracy == pytest.approx(0.1536)
+    assert task.tolerance == 0.08  # the 1997 tolerance, 4% of the target's range, on the [0, 2) sum
 
 
 def test_delayed_recall_asks_for_the_cue_after_l_distractors():
@@ -77,14 +88,14 @@ def test_train_and_eval_streams_differ_and_batches_compose():
     whole = task.generate(32, 15, 7, "train")
     halves = [task.generate(16, 15, 7, "train", start=s) for s in (0, 16)]
     assert all(np.array_equal(w, np.concatenate([a, b])) for w, a, b in zip(whole, *halves))
-    assert not np.array_equal(whole[0], task.generate(32, 15, 7, "eval")[0])
+    assert not np.array_equal(whole[0], task.generate(32, 15, 7, "valid")[0])
 
 
 def test_generate_rejects_bad_length_and_split():
     with pytest.raises(ValueError, match="at least 2"):
         tasks.get("adding").generate(1, 1, 0, "train")
     with pytest.raises(ValueError, match="split"):
-        tasks.get("copy").generate(1, 5, 0, "test")
+        tasks.get("copy").generate(1, 5, 0, "eval")
 
 
 def test_unknown_task_suggests_close_names():
@@ -176,3 +187,59 @@ def test_lag_copy_outputs_the_symbol_from_exactly_l_steps_back():
     x, y, mask = task.generate(10, 25, 0, "train")
     assert x.shape == (10, 50) and np.array_equal(y[:, 25:], x[:, :25])
     assert mask[:, 25:].all() and not mask[:, :25].any() and task.min_span(25) == 25
+
+
+# --- task strings: NAME:key=value[,key=value] ---------------------------------------------------------
+
+def test_a_task_string_builds_the_variant_and_names_it_canonically():
+    anywhere = tasks.get("adding:markers=anywhere")
+    assert anywhere.params["markers"] == "anywhere" and anywhere.variant == "adding:markers=anywhere"
+    assert anywhere.identity() != tasks.get("adding").identity()
+    assert tasks.get("adding:markers=halves").variant == "adding"  # the defaults are left out
+    assert tasks.get("copy:n_copy=5,n_symbols=4").seq_len(30) == 40
+    assert tasks.split_task_list("adding:markers=anywhere,form=arjovsky,copy") == [
+        "adding:markers=anywhere,form=arjovsky", "copy"]
+
+
+@pytest.mark.parametrize("text, says", [
+    ("adding:", "nothing after ':'"), ("adding:markers", "is not key=value"),
+    ("adding:markers=nowhere", "is not one of halves, anywhere"), ("adding:foo=1", "no parameter 'foo'"),
+    ("adding:markers=anywhere,markers=halves", "given twice"), ("copy:n_copy=0", "whole number in 1..1000"),
+    ("copy:n_copy=x", "whole number"), ("adding:form=hs1997,markers=anywhere", "form=arjovsky only"),
+    ("delayed-recal:n_cues=3", "did you mean"),
+])
+def test_a_malformed_task_string_says_what_is_wrong(text, says):
+    with pytest.raises((tasks.VariantError, UnknownNameError), match=says):
+        tasks.get(text)
+
+
+def test_the_checker_catches_a_false_short_memory_baseline():
+    honest = tasks.get("adding")
+    claims_chance = dataclasses.replace(honest, short_memory_loss=lambda length: 1 / 6)
+    assert any("short-memory loss" in p for p in check_task(claims_chance, lengths=(40,)))
+    peeking = dataclasses.replace(honest, short_memory_loss=lambda length: 0.0,
+                                  short_memory_accuracy=lambda length: 1.0, short_memory=honest.oracle)
+    assert any("short-memory" in p for p in check_task(peeking, lengths=(40,)))  # scrambled far inputs defeat it
+
+
+def test_adding_1997_form_follows_experiment_4():
+    task = tasks.get("adding:form=hs1997")
+    x, y, mask = task.generate(4000, 100, 0, "train")
+    ends = mask.argmax(axis=1)
+    assert mask.sum(axis=1).tolist() == [1] * 4000 and ends.min() == 99 and ends.max() == 109  # T..1.1T
+    assert np.all(x[np.arange(4000), ends, 1] == -1)  # the final pair's marker
+    marked = x[:, :, 1] == 1
+    assert (marked.sum(axis=1) == 2).all() and (marked[:, :10].sum(axis=1) >= 1).all()  # X1 among the first ten
+    assert marked[:, 50:].sum() == 0  # X2 among the first T/2 - 1 unmarked pairs
+    values = x[:, :, 0][x[:, :, 1] == 0]
+    assert values.min() >= -1 and values.max() <= 1 and abs(values.mean()) < 0.01
+    targets = y[np.arange(4000), ends]
+    assert np.allclose(targets, 0.5 + (x[:, :, 0] * marked).sum(axis=1) / 4)
+    assert task.tolerance == 0.04 and task.rule.kind == "all_correct" and task.rule.window == 2000
+    assert task.chance_loss(100) == pytest.approx((0.9 / 3 + (1 - 0.9 / 49) / 3) / 16)
+
+
+def test_temporal_order_short_memory_is_one_half_and_adding_one_twelfth():
+    assert tasks.get("temporal-order").short_memory_baseline(100) == (pytest.approx(math.log(2)), 0.5)
+    assert tasks.get("adding").short_memory_baseline(200) == (pytest.approx(1 / 12), 0.16)
+    assert tasks.get("copy").short_memory_baseline(100) == (tasks.get("copy").chance_loss(100), 1 / 8)
