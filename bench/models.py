@@ -19,6 +19,7 @@ from bench.registry import Registry, load_entry_points
 
 ModelFactory = Callable[..., nn.Module]
 descriptions: dict[str, str] = {}
+versions: dict[str, int] = {}  # bump a model's version whenever its initial weights or outputs change
 
 
 def _discover() -> None:
@@ -38,15 +39,24 @@ def _adopt(name: str, factory: object) -> None:
 registry: Registry[ModelFactory] = Registry("model", _discover)
 
 
-def register_model(name: str, description: str) -> Callable[[ModelFactory], ModelFactory]:
-    """Decorator: register a model factory under `name` with a one-line description."""
+def register_model(name: str, description: str, version: int = 1) -> Callable[[ModelFactory], ModelFactory]:
+    """Decorator: register a model factory under `name` with a one-line description and a version that
+    goes into every cell key (tests/test_models.py holds each built-in model to a golden fingerprint of
+    its initial weights and outputs, so a change without a bump fails)."""
 
     def add(factory: ModelFactory) -> ModelFactory:
         registry.register(name, factory)
         descriptions[name] = description
+        versions[name] = version
         return factory
 
     return add
+
+
+def identity(name: str) -> dict[str, Any]:
+    """What of a model goes into a cell key: its name, version and, for a plug-in, the file's sha256."""
+    origin = registry.origin(name)
+    return {"name": name, "version": versions.get(name, 1), **({"plugin": origin[1]} if origin else {})}
 
 
 class SequenceModel(nn.Module):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from bench.registry import PluginError
+from bench.registry import PluginError, registering_from
 from bench.store import atomic_write
 
 _loaded: dict[str, "PluginFile"] = {}  # sha256 of the source -> the file it came from
@@ -51,6 +51,9 @@ def load_plugin(path: str | Path) -> PluginFile:
     plugin = PluginFile(str(resolved), hashlib.sha256(source.encode()).hexdigest(), source)
     if plugin.sha256 not in _loaded:
         _import_file(resolved, plugin)
+        for sha, older in list(_loaded.items()):  # an edited file replaces its older version
+            if older.path == plugin.path:
+                del _loaded[sha]
         _loaded[plugin.sha256] = plugin
     return plugin
 
@@ -90,7 +93,8 @@ def _import_file(path: Path, plugin: PluginFile) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # before running it: dataclasses and pickling look modules up by name
     try:
-        spec.loader.exec_module(module)
+        with registering_from(plugin.path, plugin.sha256):
+            spec.loader.exec_module(module)
     except Exception as error:
         del sys.modules[name]
         line = _line_in(error, path)

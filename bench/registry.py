@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from typing import Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
+Origin = tuple[str, str]  # (path, sha256) of the plug-in file that registered a name
+_current_origin: list[Origin] = []  # set while a plug-in file is imported
+
+
+@contextlib.contextmanager
+def registering_from(path: str, sha256: str) -> Iterator[None]:
+    """Names registered inside this block come from the plug-in file `path` with content `sha256`: that
+    goes into the key of every cell using them, and a newer version of the same file may replace them."""
+    _current_origin.append((path, sha256))
+    try:
+        yield
+    finally:
+        _current_origin.pop()
 
 
 class UnknownNameError(LookupError):
@@ -26,6 +40,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, discover: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._origins: dict[str, Origin] = {}
         self._discover, self._discovered = discover, discover is None
 
     def discover(self) -> None:
@@ -41,10 +56,22 @@ class Registry(Generic[T]):
         return self._add(name, item)
 
     def _add(self, name: str, item: T) -> T:
-        if name in self._items:
+        origin = _current_origin[-1] if _current_origin else None
+        if name in self._items and not self._replaces(name, origin):
             raise ValueError(f"{self.kind} '{name}' is already registered")
         self._items[name] = item
+        if origin:
+            self._origins[name] = origin
         return item
+
+    def _replaces(self, name: str, origin: Origin | None) -> bool:
+        """An edited plug-in file, loaded again into the same process, replaces what it registered."""
+        before = self._origins.get(name)
+        return bool(origin and before and before[0] == origin[0] and before[1] != origin[1])
+
+    def origin(self, name: str) -> Origin | None:
+        """(path, sha256) of the plug-in file that registered `name`; None for built-in names."""
+        return self._origins.get(name)
 
     def get(self, name: str) -> T:
         """The item called `name`, or UnknownNameError naming close matches."""

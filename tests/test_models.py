@@ -95,3 +95,54 @@ def test_the_initialisation_is_what_makes_the_difference(model, baseline, length
     improved, plain = _solve(model, length, 600, lr), _solve(baseline, length, 600, lr)
     assert improved["status"] == "solved" and plain["status"] == "unsolved"
     assert plain["loss_ratio"] > 0.9  # the plain model is still at chance
+
+
+# --- versions: a model's behaviour is held to a golden fingerprint for its version ------------------
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+GOLDEN_MODELS = json.loads((Path(__file__).parent / "golden_models.json").read_text())
+
+
+def model_fingerprint(name: str) -> dict:
+    """Initial weights (from a fixed torch seed) and the output on a fixed input, for `name`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1234)
+        model = models.build(name, 3, 2, hidden=8, layers=1, tokens=False, seq_len=12).eval()
+    weights = torch.cat([p.detach().flatten().double() for p in model.parameters()])
+    x = torch.linspace(-1, 1, 2 * 12 * 3).reshape(2, 12, 3)
+    with torch.no_grad():
+        out = model(x).double()
+    return {"version": models.versions[name], "parameters": int(weights.numel()), "weight_sum": float(weights.sum()),
+            "weight_abs_sum": float(weights.abs().sum()),
+            "output": [round(float(v), 6) for v in out[:, [0, 5, 11]].flatten()]}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_MODELS))
+def test_a_model_behaves_as_its_version_says(name):
+    """A change to a built-in model's initial weights or outputs must come with a version bump (which
+    changes every key that uses it): then regenerate tests/golden_models.json."""
+    now, golden = model_fingerprint(name), GOLDEN_MODELS[name]
+    assert now["version"] == golden["version"], f"{name}: version bumped; regenerate its entry in golden_models.json"
+    assert now["parameters"] == golden["parameters"], f"{name}: parameter count changed without a version bump"
+    for field in ("weight_sum", "weight_abs_sum"):
+        assert now[field] == pytest.approx(golden[field], rel=1e-6, abs=1e-6), f"{name}: {field} changed, same version"
+    assert now["output"] == pytest.approx(golden["output"], abs=2e-6), f"{name}: outputs changed, same version"
+
+
+def test_every_built_in_model_has_a_golden_fingerprint():
+    assert set(GOLDEN_MODELS) == set(models.registry.names())
+
+
+def test_a_changed_model_fails_its_golden_test_and_its_version_changes_the_key(monkeypatch):
+    from bench.sweep import Cell
+
+    original = models.registry._items["gru"]
+    monkeypatch.setitem(models.registry._items, "gru", lambda *a, **k: models.rnn(*a, **k))  # edited, same version
+    with pytest.raises(AssertionError, match="without a version bump|same version"):
+        test_a_model_behaves_as_its_version_says("gru")
+    before = Cell("adding", 50, "gru", 0).key
+    monkeypatch.setitem(models.versions, "gru", 2)
+    assert Cell("adding", 50, "gru", 0).key != before
+    monkeypatch.setitem(models.registry._items, "gru", original)

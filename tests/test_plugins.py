@@ -2,6 +2,7 @@
 broken plug-ins that the checker must reject by name. Each runs `python -m bench` in a subprocess so its
 registrations do not leak into the other tests."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -192,6 +193,37 @@ def test_the_template_is_a_task_that_passes_the_checker():
     source = (REPO / "tasks" / "_template.py").read_text()
     for field in ("name=", "version=", "kind=", "inputs=", "n_inputs=", "n_outputs=", "seq_len=", "min_span=",
                   "kernel=", "kernel_args=", "oracle=", "chance_loss=", "chance_accuracy=", "loss_on=",
-                  "solve_accuracy=", "solve_loss=", "tolerance=", "min_length=", "params="):
+                  "rule=", "tolerance=", "short_memory=", "min_length=", "params=", "options=", "make=", "peers="):
         line = next(line for line in source.splitlines() if line.strip().startswith(field))
         assert "#" in line, f"template field {field} has no comment"
+
+
+EDITABLE = '''
+from torch import nn
+from bench.models import SequenceModel, register_model
+
+
+@register_model("my-rnn", "a plug-in model that the user edits between runs")
+def my_rnn(n_inputs, n_outputs, hidden, layers=1, tokens=False):
+    core = nn.{cell}(n_inputs, hidden, num_layers=layers, batch_first=True)
+    return SequenceModel(core, n_inputs, n_outputs, hidden, tokens)
+'''
+
+
+def test_a_plugin_edited_between_two_runs_is_recomputed_with_a_new_key(tmp_path, bench_cli):
+    plugin = tmp_path / "my_model.py"
+    args = ["run", "--plugin", plugin, "--task", "delayed-recall", "--models", "my-rnn", "--jobs", "1",
+            "--out", tmp_path / "results", "--name", "mine", *SWEEP]
+    keys = []
+    for cell, computed in (("GRU", "1 computed, 0 reused"), ("LSTM", "1 computed, 0 reused"),
+                           ("LSTM", "0 computed, 1 reused")):
+        plugin.write_text(EDITABLE.format(cell=cell))
+        result = bench_cli(*args)
+        assert result.code == 0 and computed in result.stdout, result.stderr
+        frame = pd.read_csv(tmp_path / "results" / "runs" / "mine" / "results.csv")
+        keys.append(frame["key"].iloc[0])
+        manifest = json.loads((tmp_path / "results" / "runs" / "mine" / "manifest.json").read_text())
+        mine = [p["sha256"] for p in manifest["plugins"] if p["path"] == str(plugin.resolve())]
+        assert mine == [hashlib.sha256(plugin.read_bytes()).hexdigest()]  # only the file as it is now
+    assert keys[0] != keys[1] == keys[2]
+    assert frame["params"].iloc[0] == 4 * 16 * (17 + 16 + 2) + 16 * 8 + 8  # the LSTM's count, not the GRU's
