@@ -27,12 +27,17 @@ import pandas as pd
 
 SCHEMA = 1
 NESTED = ("curve", "provenance")  # kept in the cell file, left out of the flat tables
-# At chance: the held-out loss within 10% of the memoryless loss, and the accuracy within 10% of the way
-# from chance to perfect. The loss catches the published trap (copy's CE equal to the memoryless CE);
-# the accuracy keeps a cell that does beat chance, but with poorly calibrated outputs, from being flagged.
+# At chance: the test loss no more than 10% below the memoryless loss (loss / chance > 0.9), and the
+# accuracy less than 10% of the way from chance to perfect. The loss catches the published trap (copy's
+# CE equal to the memoryless CE); the accuracy keeps a cell that does beat chance, but with poorly
+# calibrated outputs, from being flagged.
 AT_CHANCE_RATIO = 0.9
 AT_CHANCE_ACCURACY = 0.1
-OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step")
+# Bridged: the test loss below the short-memory baseline by more than this many standard errors of the
+# test set's own sampling error (about 95% one-sided at 2).
+BRIDGED_SE = 2.0
+VERDICTS = ("solved", "bridged", "partial memory", "at chance")
+OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step", "eval_positions")
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it), then put back
 os.umask(_UMASK)
 
@@ -123,11 +128,14 @@ class Store:
 
 # The table's columns, in order (tests/test_store.py holds them equal to what train_cell records), so
 # that a run with no finished cell yet still writes a table with its header.
-COLUMNS = ["key", "task", "task_version", "task_params", "model", "length", "seq_len", "seed", "hidden", "layers",
-           "params", "threads", "steps_budget", "batch_size", "lr", "clip", "status", "solved", "accuracy",
-           "best_accuracy", "loss", "chance_accuracy", "chance_loss", "loss_ratio", "solve_criterion", "steps",
-           "steps_to_solve", "sequences_to_solve", "diverged_step", "seconds", "steps_per_second", "device",
-           "error", "at_chance"]
+COLUMNS = ["key", "task", "task_version", "task_params", "model", "model_version", "protocol", "length",
+           "min_span", "seq_len", "seed", "hidden", "layers", "params", "threads", "steps_budget", "batch_size", "lr",
+           "clip", "stop", "eval_every", "eval_size", "time_limit", "status", "solved", "accuracy", "accuracy_se",
+           "loss", "loss_se", "sequences_correct", "eval_positions", "valid_accuracy", "valid_loss",
+           "best_valid_accuracy", "window_accuracy", "chance_accuracy", "chance_loss", "loss_ratio",
+           "short_memory_accuracy", "short_memory_loss", "solve_criterion", "steps", "steps_to_solve",
+           "sequences_to_solve", "diverged_step", "seconds", "steps_per_second", "device", "error", "at_chance",
+           "bridged", "verdict"]
 
 
 def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -136,10 +144,16 @@ def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     rows = [{k: v for k, v in record.items() if k not in NESTED} for record in records]
     frame = pd.DataFrame(rows)
+    for column in COLUMNS:  # cells stored before a column existed still give the full table
+        if column not in frame:
+            frame[column] = None
     if "task_params" in frame:
         frame["task_params"] = frame["task_params"].map(lambda p: json.dumps(p, sort_keys=True))
     if "loss_ratio" in frame:  # derived here, not stored, so every table uses today's definition
         frame["at_chance"] = at_chance(frame)
+        frame["bridged"] = bridged(frame)
+        frame["verdict"] = verdicts(frame)
+    frame = frame[[c for c in COLUMNS if c in frame] + [c for c in frame if c not in COLUMNS]]
     for column in OPTIONAL_INTEGERS:
         if column in frame:
             frame[column] = frame[column].astype("Int64")  # missing stays missing, not a float NaN
@@ -153,6 +167,29 @@ def at_chance(frame: pd.DataFrame) -> pd.Series:
     accuracy, chance = frame["accuracy"].astype(float), frame["chance_accuracy"].astype(float)
     near_chance = (accuracy - chance < AT_CHANCE_ACCURACY * (1 - chance)) | accuracy.isna()
     return (frame["loss_ratio"].astype(float) > AT_CHANCE_RATIO) & near_chance
+
+
+def bridged(frame: pd.DataFrame) -> pd.Series:
+    """Cells whose test loss beats the short-memory baseline (the best predictor blind to the inputs at
+    the full span) by more than BRIDGED_SE standard errors, and that are not at chance: they carried
+    information across the whole dependency."""
+    missing = pd.Series(float("nan"), index=frame.index)  # cells stored before these columns existed
+    loss, short = frame.get("loss", missing).astype(float), frame.get("short_memory_loss", missing).astype(float)
+    beats = loss < short - BRIDGED_SE * frame.get("loss_se", missing).astype(float).fillna(float("inf"))
+    return beats & ~at_chance(frame)
+
+
+def verdicts(frame: pd.DataFrame) -> pd.Series:
+    """What a cell shows about memory: solved, bridged, partial memory (beats chance, not short memory),
+    at chance; or its status when training broke down (diverged, failed)."""
+    def one(row: pd.Series) -> str:
+        if row.get("status") in ("failed", "diverged") and pd.isna(row.get("loss")):
+            return row["status"]
+        if row.get("solved"):
+            return "solved"
+        return "at chance" if row["at_chance"] else "bridged" if row["bridged"] else "partial memory"
+
+    return frame.apply(one, axis=1) if len(frame) else pd.Series(dtype=str)
 
 
 def write_tables(run_dir: Path, frame: pd.DataFrame) -> None:

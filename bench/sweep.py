@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import tasks
+from bench import models
 
-PROTOCOL = 1  # bump when the training loop changes what numbers a cell produces
+# The training loop's version: bump it whenever train.py changes what numbers a cell produces (2: solve
+# rules judged on the training stream, confirmed on a validation split, reported on a test split).
+PROTOCOL = 2
+STOPS = ("solved", "budget")
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class TrainConfig:
     eval_every: int = 200  # optimizer steps between held-out evaluations (each costs ~2% of them)
     eval_size: int = 1000  # held-out sequences from the eval split
     time_limit: float = 0.0  # seconds per cell; 0 means none
+    stop: str = "solved"  # "solved": stop at a confirmed solve; "budget": train the whole budget regardless
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class Cell:
-    """One (task, length, model, seed) training run."""
+    """One (task, length, model, seed) training run; `task` is a task string (`adding:markers=anywhere`)."""
 
     task: str
     length: int
@@ -57,7 +63,7 @@ class Cell:
             "protocol": PROTOCOL,
             "task": tasks.get(self.task).identity(),
             "length": self.length,
-            "model": {"name": self.model, **asdict(self.model_config)},
+            "model": {**models.identity(self.model), **asdict(self.model_config)},
             "train": asdict(self.train),
             "seed": self.seed,
             "device": self.device_kind,
@@ -105,7 +111,8 @@ class Sweep:
     def default_name(self) -> str:
         """`adding-1a2b3c4d`: the same sweep always lands in the same run folder."""
         identity = {**self.to_dict(), "device": self.device.split(":")[0]}
-        return f"{'+'.join(self.tasks)}-{content_hash(identity)[:8]}"
+        names = re.sub(r"[^A-Za-z0-9._+-]+", "-", "+".join(self.tasks))[:80]
+        return f"{names}-{content_hash(identity)[:8]}"
 
 
 def content_hash(data: Any) -> str:

@@ -15,19 +15,36 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 import tasks
 from bench import models
-from bench.sweep import Cell, content_hash
+from bench.provenance import machine
+from bench.sweep import PROTOCOL, Cell, content_hash
 
 STATUSES = ("solved", "unsolved", "timeout", "diverged", "failed")
 DIVERGENCE_FACTOR = 1e4  # a loss this many times the first step's loss has exploded, finite or not
 EVAL_CHUNK = 250  # held-out sequences per forward pass during evaluation
 
-ProgressCallback = Callable[[Cell, int, "float | None"], None]  # (cell, step, last eval accuracy)
+ProgressCallback = Callable[[Cell, int, "float | None"], None]  # (cell, step, last validation accuracy)
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class Metrics:
+    """A model's numbers on a set of sequences: mean loss and its standard error over sequences,
+    accuracy over the scored positions and its binomial standard error, the fraction of sequences whose
+    scored positions were all correct, and how many sequences and scored positions that was."""
+
+    loss: float
+    loss_se: float
+    accuracy: float
+    accuracy_se: float
+    sequences_correct: float
+    sequences: int
+    positions: int
 
 
 @dataclass
@@ -38,13 +55,40 @@ class Outcome:
     steps: int = 0
     steps_to_solve: int | None = None
     diverged_step: int | None = None
-    accuracy: float | None = None
-    loss: float | None = None
-    best_accuracy: float | None = None
+    test: Metrics | None = None
+    valid_accuracy: float | None = None
+    valid_loss: float | None = None
+    best_valid_accuracy: float | None = None
+    window_accuracy: float | None = None  # on the training stream's last window, when training ended
     params: int | None = None
     train_seconds: float = 0.0
     error: str | None = None
     curve: list[dict[str, float]] = field(default_factory=list)
+
+
+class StreamWindow:
+    """The most recent `size` training sequences' numbers (correct scored positions, scored positions,
+    fully correct or not, loss): every training batch is fresh data the model has not been fitted to
+    yet, so this is an unbiased held-out estimate at no extra cost, updated every step."""
+
+    def __init__(self, size: int) -> None:
+        self.values = np.zeros((size, 4))
+        self.filled, self.next = 0, 0
+
+    def add(self, rows: np.ndarray) -> None:
+        for row in rows[-len(self.values):]:
+            self.values[self.next] = row
+            self.next = (self.next + 1) % len(self.values)
+        self.filled = min(len(self.values), self.filled + len(rows))
+
+    @property
+    def full(self) -> bool:
+        return self.filled == len(self.values)
+
+    def summary(self) -> tuple[float, float, float]:
+        """(accuracy over scored positions, fraction of sequences fully correct, mean loss)."""
+        seen = self.values[:self.filled]
+        return seen[:, 0].sum() / max(seen[:, 1].sum(), 1), seen[:, 2].mean(), seen[:, 3].mean()
 
 
 def train_cell(cell: Cell, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
@@ -65,6 +109,9 @@ def failed_record(cell: Cell, error: str) -> dict[str, Any]:
 
 
 def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
+    """The loop. Three splits keep selection honest: the training stream decides when the task looks
+    solved, the validation split confirms it (and draws the learning curve), and the test split, used
+    for nothing else, gives the reported numbers once training has ended."""
     task, budget = tasks.get(cell.task), cell.train
     device = torch.device(cell.device)
     if device.type == "cpu":
@@ -74,19 +121,27 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     model = _seeded_model(cell, task).to(device)
     outcome.params = models.count_parameters(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
-    eval_set = _to_device(task.generate(budget.eval_size, cell.length, cell.seed, "eval"), device)
+    valid_set = _held_out(task, cell, "valid", device)
+    window = StreamWindow(task.rule.window)
+    # after a solve the validation split does not confirm, wait for a whole new window before asking again
+    confirm_gap, next_confirm = math.ceil(task.rule.window / budget.batch_size), 1
     clock, first_loss, loss_sum = time.perf_counter(), None, 0.0
     on_progress(cell, 0, None)
 
     for step in range(1, budget.steps + 1):
         start = (step - 1) * budget.batch_size
         x, y, mask = _to_device(task.generate(budget.batch_size, cell.length, cell.seed, "train", start), device)
-        loss = mean_loss(task, model(x), y, mask)
+        outputs = model(x)
+        per_sequence = sequence_losses(task, outputs, y, mask)
+        loss = per_sequence.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         # max_norm=inf still returns the norm, so a non-finite gradient is caught without clipping
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), budget.clip or math.inf)
-        loss_value, norm_value = torch.stack([loss.detach(), grad_norm.to(loss.device)]).tolist()
+        stats = _sequence_stats(task, outputs.detach(), y, mask, per_sequence.detach())
+        # one transfer per step: the loss, the norm and the window's rows
+        numbers = torch.cat([torch.stack([loss.detach(), grad_norm.to(loss.device)]), stats.flatten()]).cpu().numpy()
+        loss_value, norm_value = float(numbers[0]), float(numbers[1])
         first_loss = first_loss if first_loss is not None else loss_value
         outcome.steps = step
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)) or (
@@ -95,78 +150,105 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
             break
         optimizer.step()
         loss_sum += loss_value
-        timed_out = budget.time_limit > 0 and time.perf_counter() - clock > budget.time_limit
-        if step % budget.eval_every == 0 or step == budget.steps or timed_out:
-            _evaluate_into(outcome, model, task, eval_set, loss_sum / _since_eval(step, budget.eval_every),
-                           time.perf_counter() - clock)
-            loss_sum = 0.0
-            on_progress(cell, step, outcome.accuracy)
-            if task.is_solved(outcome.loss, outcome.accuracy):
+        window.add(numbers[2:].reshape(-1, 4))
+        if outcome.steps_to_solve is None and window.full and step >= next_confirm and task.rule.holds(*window.summary()):
+            if task.rule.holds(*_confirmation(evaluate(model, task, valid_set))):
                 outcome.status, outcome.steps_to_solve = "solved", step
-                break
-        if timed_out:
-            outcome.status = "timeout"
+            else:
+                next_confirm = step + confirm_gap
+        timed_out = budget.time_limit > 0 and time.perf_counter() - clock > budget.time_limit
+        stopping = outcome.status == "solved" and budget.stop == "solved"
+        if step % budget.eval_every == 0 or step == budget.steps or timed_out or stopping:
+            _validate_into(outcome, model, task, valid_set, loss_sum / _since_eval(step, budget.eval_every),
+                           window, time.perf_counter() - clock)
+            loss_sum = 0.0
+            on_progress(cell, step, outcome.valid_accuracy)
+        if stopping:
             break
+        if timed_out:
+            outcome.status = "timeout" if outcome.status != "solved" else outcome.status
+            break
+    outcome.window_accuracy = window.summary()[0] if window.filled else None
     outcome.train_seconds = time.perf_counter() - clock
+    test = evaluate(model, task, _held_out(task, cell, "test", device))
+    outcome.test = test if math.isfinite(test.loss) else None
+
+
+def _held_out(task: tasks.Task, cell: Cell, split: str, device: torch.device) -> Batch:
+    return _to_device(task.generate(cell.train.eval_size, cell.length, cell.seed, split), device)
+
+
+def _confirmation(metrics: Metrics) -> tuple[float, float, float]:
+    return metrics.accuracy, metrics.sequences_correct, metrics.loss
 
 
 def _since_eval(step: int, every: int) -> int:
     return step % every or every
 
 
-def _evaluate_into(outcome: Outcome, model: torch.nn.Module, task: tasks.Task, eval_set: Batch,
-                   train_loss: float, seconds: float) -> None:
-    loss, accuracy = evaluate(model, task, eval_set)
-    outcome.loss, outcome.accuracy = loss, accuracy
-    outcome.best_accuracy = max(accuracy, outcome.best_accuracy or 0.0)
-    outcome.curve.append({"step": outcome.steps, "train_loss": train_loss, "eval_loss": loss,
-                          "eval_accuracy": accuracy, "seconds": seconds})
+def _validate_into(outcome: Outcome, model: torch.nn.Module, task: tasks.Task, valid_set: Batch,
+                   train_loss: float, window: StreamWindow, seconds: float) -> None:
+    metrics = evaluate(model, task, valid_set)
+    outcome.valid_loss, outcome.valid_accuracy = metrics.loss, metrics.accuracy
+    outcome.best_valid_accuracy = max(metrics.accuracy, outcome.best_valid_accuracy or 0.0)
+    outcome.curve.append({"step": outcome.steps, "train_loss": train_loss, "eval_loss": metrics.loss,
+                          "eval_accuracy": metrics.accuracy,
+                          "window_accuracy": window.summary()[0] if window.filled else None,
+                          "seconds": seconds})
+
+
+def sequence_losses(task: tasks.Task, outputs: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The task's loss per sequence, averaged over the positions it is defined on (every step for
+    `loss_on="all"`, else the scored ones); its mean over sequences is the training loss."""
+    where = torch.ones_like(mask) if task.loss_on == "all" else mask
+    if task.kind == "classify":
+        each = F.cross_entropy(outputs.float().transpose(1, 2), y, reduction="none")
+    else:
+        each = (outputs[..., 0].float() - y) ** 2
+    return (each * where).sum(1) / where.sum(1)
 
 
 def mean_loss(task: tasks.Task, outputs: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The task's loss, averaged over the positions it is defined on."""
-    total, count = _loss_sum(task, outputs, y, mask)
-    return total / count
+    """The task's loss, averaged over sequences (and over the positions it is defined on in each)."""
+    return sequence_losses(task, outputs, y, mask).mean()
 
 
-def _loss_sum(task: tasks.Task, outputs: torch.Tensor, y: torch.Tensor,
-              mask: torch.Tensor) -> tuple[torch.Tensor, int]:
-    if task.loss_on == "all":
-        outputs, y = outputs.flatten(0, 1), y.flatten()
-    else:
-        outputs, y = outputs[mask], y[mask]
+def _correct(task: tasks.Task, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per position: is the prediction right (argmax, or within the task's tolerance)?"""
     if task.kind == "classify":
-        return F.cross_entropy(outputs.float(), y, reduction="sum"), y.numel()
-    return F.mse_loss(outputs[:, 0].float(), y, reduction="sum"), y.numel()
+        return outputs.argmax(-1) == y
+    return (outputs[..., 0] - y).abs() < task.tolerance
 
 
-def _correct(task: tasks.Task, outputs: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Number of correct predictions at the scored positions only."""
-    scored, target = outputs[mask], y[mask]
-    if task.kind == "classify":
-        return (scored.argmax(-1) == target).sum()
-    return ((scored[:, 0] - target).abs() < task.tolerance).sum()
+def _sequence_stats(task: tasks.Task, outputs: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
+                    losses: torch.Tensor) -> torch.Tensor:
+    """Per sequence: (correct scored positions, scored positions, all scored positions correct, loss)."""
+    correct = (_correct(task, outputs, y) & mask).sum(1)
+    scored = mask.sum(1)
+    return torch.stack([correct.float(), scored.float(), (correct == scored).float(), losses.float()], 1)
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, task: tasks.Task, eval_set: Batch) -> tuple[float, float]:
-    """(mean loss, accuracy on scored positions) over the held-out set."""
+def evaluate(model: torch.nn.Module, task: tasks.Task, held_out: Batch) -> Metrics:
+    """The model's Metrics on a held-out set."""
     model.eval()
-    x_all, y_all, mask_all = eval_set
-    loss_total, loss_count, correct = torch.zeros((), device=x_all.device), 0, torch.zeros((), device=x_all.device)
-    for begin in range(0, len(x_all), EVAL_CHUNK):
-        x, y, mask = (t[begin:begin + EVAL_CHUNK] for t in eval_set)
+    rows = []
+    for begin in range(0, len(held_out[0]), EVAL_CHUNK):
+        x, y, mask = (t[begin:begin + EVAL_CHUNK] for t in held_out)
         outputs = model(x)
-        total, count = _loss_sum(task, outputs, y, mask)
-        loss_total, loss_count = loss_total + total, loss_count + count
-        correct = correct + _correct(task, outputs, y, mask)
+        rows.append(_sequence_stats(task, outputs, y, mask, sequence_losses(task, outputs, y, mask)))
     model.train()
-    return (loss_total / loss_count).item(), (correct / mask_all.sum()).item()
+    stats = torch.cat(rows).double().cpu().numpy()
+    n, positions = len(stats), int(stats[:, 1].sum())
+    accuracy = stats[:, 0].sum() / positions
+    return Metrics(loss=float(stats[:, 3].mean()), loss_se=float(stats[:, 3].std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf,
+                   accuracy=float(accuracy), accuracy_se=math.sqrt(accuracy * (1 - accuracy) / positions),
+                   sequences_correct=float(stats[:, 2].mean()), sequences=n, positions=positions)
 
 
 def _seeded_model(cell: Cell, task: tasks.Task) -> torch.nn.Module:
     """The model initialised from a seed the cell owns, leaving global random state untouched."""
-    init = {"task": task.identity(), "length": cell.length, "model": cell.model, "seed": cell.seed}
+    init = {"task": task.data_identity(), "length": cell.length, "model": cell.model, "seed": cell.seed}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(content_hash(init)[:15], 16))
         return models.build(cell.model, task.n_inputs, task.n_outputs, cell.model_config.hidden,
@@ -179,20 +261,31 @@ def _to_device(arrays: tuple, device: torch.device) -> Batch:
 
 
 def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
-    """The flat result row of one cell, plus its learning curve and provenance."""
+    """The flat result row of one cell, plus its learning curve and provenance. `accuracy` and `loss`
+    are on the test split; validation numbers carry `valid_` in their names."""
     task, budget = tasks.get(cell.task), cell.train
     chance_loss = task.chance_loss(cell.length)
+    short_loss, short_accuracy = task.short_memory_baseline(cell.length)
     seconds = outcome.train_seconds or (time.time() - started)
-    loss_ratio = outcome.loss / chance_loss if outcome.loss is not None else None
+    test = outcome.test
     return {
         "key": cell.key, "task": cell.task, "task_version": task.version, "task_params": task.params,
-        "model": cell.model, "length": cell.length, "seq_len": task.seq_len(cell.length), "seed": cell.seed,
-        "hidden": cell.model_config.hidden, "layers": cell.model_config.layers, "params": outcome.params,
-        "threads": cell.threads,
+        "model": cell.model, "model_version": models.versions.get(cell.model, 1), "protocol": PROTOCOL,
+        "length": cell.length, "min_span": task.min_span(cell.length), "seq_len": task.seq_len(cell.length),
+        "seed": cell.seed, "hidden": cell.model_config.hidden, "layers": cell.model_config.layers,
+        "params": outcome.params, "threads": cell.threads,
         "steps_budget": budget.steps, "batch_size": budget.batch_size, "lr": budget.lr, "clip": budget.clip,
+        "stop": budget.stop, "eval_every": budget.eval_every, "eval_size": budget.eval_size,
+        "time_limit": budget.time_limit,
         "status": outcome.status, "solved": outcome.status == "solved",
-        "accuracy": outcome.accuracy, "best_accuracy": outcome.best_accuracy, "loss": outcome.loss,
-        "chance_accuracy": task.chance_accuracy, "chance_loss": chance_loss, "loss_ratio": loss_ratio,
+        "accuracy": test and test.accuracy, "accuracy_se": test and test.accuracy_se,
+        "loss": test and test.loss, "loss_se": test and test.loss_se,
+        "sequences_correct": test and test.sequences_correct, "eval_positions": test and test.positions,
+        "valid_accuracy": outcome.valid_accuracy, "valid_loss": outcome.valid_loss,
+        "best_valid_accuracy": outcome.best_valid_accuracy, "window_accuracy": outcome.window_accuracy,
+        "chance_accuracy": task.chance_accuracy_at(cell.length), "chance_loss": chance_loss,
+        "loss_ratio": test.loss / chance_loss if test else None,
+        "short_memory_accuracy": short_accuracy, "short_memory_loss": short_loss,
         "solve_criterion": task.solve_criterion, "steps": outcome.steps, "steps_to_solve": outcome.steps_to_solve,
         "sequences_to_solve": outcome.steps_to_solve and outcome.steps_to_solve * budget.batch_size,
         "diverged_step": outcome.diverged_step, "seconds": round(seconds, 3),
@@ -204,8 +297,8 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
 
 def _cell_provenance(cell: Cell, started: float) -> dict[str, Any]:
     device = torch.device(cell.device)
-    info = {"started": started, "finished": time.time(), "host": platform.node(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cell_threads": cell.threads,
+    info = {"started": started, "finished": time.time(), "host": platform.node(), **machine(),
+            "torch_threads": torch.get_num_threads(), "cell_threads": cell.threads,
             "flush_denormal": device.type == "cpu"}
     if device.type == "cuda":
         try:  # provenance must never turn a failed cell into a crashed sweep

@@ -10,7 +10,7 @@ from conftest import require_ray
 
 TRAIN = TrainConfig(steps=60, eval_every=30, eval_size=64, batch_size=16)
 SWEEP = Sweep(("delayed-recall", "adding"), (4, 9), ("rnn", "gru"), (0,), ModelConfig(hidden=16), TRAIN)
-NUMBERS = ("key", "status", "loss", "accuracy", "best_accuracy", "steps", "steps_to_solve", "params")
+NUMBERS = ("key", "status", "loss", "accuracy", "best_valid_accuracy", "steps", "steps_to_solve", "params")
 
 
 def _ray_executor():

@@ -25,7 +25,7 @@ from conftest import TINY_RUN
 
 SWEEP = ["--task", "delayed-recall", "--models", "rnn", "--steps", "400", "--eval-every", "100",
          "--eval-size", "64", "--hidden", "8", "--batch-size", "8", "--jobs", "1", "--no-progress"]
-METRICS = ["key", "status", "accuracy", "best_accuracy", "loss", "steps", "steps_to_solve", "params"]
+METRICS = ["key", "status", "accuracy", "best_valid_accuracy", "loss", "steps", "steps_to_solve", "params"]
 
 
 def _command(root, lengths, name):

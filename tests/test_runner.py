@@ -15,7 +15,7 @@ from conftest import files_under
 
 SLOW_SWEEP = ["--task", "delayed-recall", "--lengths", "5,6,7,8", "--models", "rnn", "--steps", "1500",
               "--eval-every", "1500", "--eval-size", "32", "--hidden", "8", "--batch-size", "8", "--no-progress"]
-METRICS = ["key", "status", "accuracy", "best_accuracy", "loss", "steps", "steps_to_solve", "params"]
+METRICS = ["key", "status", "accuracy", "best_valid_accuracy", "loss", "steps", "steps_to_solve", "params"]
 
 
 def _bench(*args):
