@@ -1,9 +1,10 @@
 """`bench compare A B`: join two runs cell by cell and say what changed, asv-compare style.
 
-Cells are grouped over seeds by (task, model, length). Two groups are comparable when the task version
-and every training setting agree; otherwise the row says why not. A difference counts only when it
-exceeds the noise: twice the standard error from the seed spread when both sides have several seeds,
-else a fixed floor.
+Cells are grouped over seeds by (task, model, length). Two groups are comparable when every setting
+that changes numbers agrees (task version and parameters, model and training-loop versions, size,
+budget, optimiser, stop rule, evaluation size and cadence, time limit, device kind); otherwise the row
+names the setting and its two values. A difference counts only when it exceeds twice its standard
+error: the seed spread (with several seeds) and each test set's binomial error, combined.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import pandas as pd
 from bench.store import Store, atomic_write, read_manifest, results_frame
 
 GROUP = ["task", "model", "length"]
-SETTINGS = ["task_version", "task_params", "hidden", "layers", "steps_budget", "batch_size", "lr", "clip"]
-NOISE_FLOOR = 0.02  # accuracy difference treated as noise when a side has a single seed
+SETTINGS = ["task_version", "task_params", "model_version", "protocol", "hidden", "layers", "steps_budget",
+            "batch_size", "lr", "clip", "stop", "eval_size", "eval_every", "time_limit", "device_kind"]
 BROKEN = ("diverged", "failed")
 
 
@@ -42,16 +43,28 @@ class Gate:
         return cls(metric, threshold)
 
 
+def load_records(run_dir: Path) -> list[dict[str, Any]]:
+    """The stored cells of one run folder."""
+    return Store.of_run(run_dir).load_cells(read_manifest(run_dir)["cells"])
+
+
 def load_run(run_dir: Path) -> pd.DataFrame:
     """The stored cells of one run folder as a results frame."""
-    return results_frame(Store.of_run(run_dir).load_cells(read_manifest(run_dir)["cells"]))
+    return results_frame(load_records(run_dir))
 
 
 def _groups(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.assign(device_kind=frame["device"].map(lambda device: str(device).split(":")[0]),
+                         binomial_var=frame["accuracy_se"].astype(float) ** 2)
+    for name in SETTINGS:  # runs stored before a setting was recorded compare as "unknown"
+        if name not in frame:
+            frame[name] = "unknown"
     grouped = frame.groupby(GROUP, sort=True)
     summary = grouped.agg(seeds=("seed", "count"), accuracy=("accuracy", "mean"), sd=("accuracy", "std"),
+                          binomial_var=("binomial_var", "mean"),
                           statuses=("status", lambda s: ",".join(sorted(set(s)))))
-    settings = grouped[SETTINGS].agg(lambda s: json.dumps(sorted(set(map(str, s)))))
+    summary["binomial_var"] = summary["binomial_var"] / summary["seeds"]  # of the mean over seeds
+    settings = grouped[SETTINGS].agg(lambda s: " / ".join(sorted(set(map(str, s)))))
     return summary.join(settings)
 
 
@@ -70,9 +83,10 @@ def marker(row: pd.Series) -> str:
         return "only in B"
     if pd.isna(row["seeds_b"]):
         return "only in A"
-    differing = [name for name in SETTINGS if row[f"{name}_a"] != row[f"{name}_b"]]
+    differing = [f"{name} {row[f'{name}_a']} vs {row[f'{name}_b']}" for name in SETTINGS
+                 if row[f"{name}_a"] != row[f"{name}_b"]]
     if differing:
-        return f"not comparable ({', '.join(differing)} differ)"
+        return f"not comparable ({'; '.join(differing)})"
     broken_a = any(s in BROKEN for s in row["statuses_a"].split(","))
     broken_b = [s for s in row["statuses_b"].split(",") if s in BROKEN]
     if broken_b and not broken_a:
@@ -85,10 +99,19 @@ def marker(row: pd.Series) -> str:
 
 
 def _noise(row: pd.Series) -> float:
-    if row["seeds_a"] > 1 and row["seeds_b"] > 1:
-        standard_error = math.sqrt(row["sd_a"] ** 2 / row["seeds_a"] + row["sd_b"] ** 2 / row["seeds_b"])
-        return max(2 * standard_error, 1e-9)
-    return NOISE_FLOOR
+    """Twice the standard error of B - A: the seed spread of each side's mean (where it has several
+    seeds) plus each test set's binomial error, so a one-seed comparison still knows its eval noise."""
+    variance = 0.0
+    for side in ("a", "b"):
+        if row[f"seeds_{side}"] > 1 and pd.notna(row[f"sd_{side}"]):
+            variance += row[f"sd_{side}"] ** 2 / row[f"seeds_{side}"]
+        variance += 0.0 if pd.isna(row[f"binomial_var_{side}"]) else row[f"binomial_var_{side}"]
+    return max(2 * math.sqrt(variance), 1e-9)
+
+
+def comparable(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows present in both runs with every setting equal."""
+    return table[~table["marker"].str.startswith(("not comparable", "only in"))]
 
 
 def gate_failures(table: pd.DataFrame, gate: Gate) -> pd.DataFrame:

@@ -10,6 +10,7 @@ def _cell(model, length, seed, accuracy, status="unsolved", **extra):
             "length": length, "seed": seed, "hidden": 128, "layers": 1, "steps_budget": 4000, "batch_size": 64,
             "lr": 0.001, "clip": 1.0, "status": status, "accuracy": accuracy, "loss": 0.1, "loss_ratio": 0.5,
             "chance_accuracy": 0.0784, "solved": status == "solved", "steps_to_solve": None, "steps": 4000,
+            "accuracy_se": None if accuracy is None else 0.0158,  # binomial error of 1000 test sequences
             "curve": [], "provenance": {}, **extra}
 
 
@@ -41,7 +42,7 @@ AFTER = [
 ]
 EXPECTED = {("gru", 50): "better", ("lstm", 50): "worse", ("rnn", 50): "not significant",
             ("gru", 100): "newly diverged", ("lstm", 100): "fixed",
-            ("rnn", 100): "not comparable (task_version differ)", ("gru", 200): "only in A", ("rnn", 200): "only in B"}
+            ("rnn", 100): "not comparable (task_version 1 vs 2)", ("gru", 200): "only in A", ("rnn", 200): "only in B"}
 
 
 def test_markers_on_constructed_cases():
@@ -51,7 +52,7 @@ def test_markers_on_constructed_cases():
     assert (row["accuracy_a"], row["accuracy_b"], row["difference"]) == pytest.approx((0.41, 0.61, 0.20))
 
 
-def test_single_seed_changes_below_the_floor_are_noise():
+def test_single_seed_changes_within_the_test_sets_binomial_error_are_noise():
     table = compare_runs(results_frame([_cell("gru", 5, 0, 0.50)]), results_frame([_cell("gru", 5, 0, 0.51, run="b")]))
     assert table["marker"].tolist() == ["not significant"]
     table = compare_runs(results_frame([_cell("gru", 5, 0, 0.50)]), results_frame([_cell("gru", 5, 0, 0.60, run="b")]))
@@ -63,7 +64,7 @@ def test_compare_command_prints_markers_and_gates_exit_code(bench_cli, tmp_path)
     result = bench_cli("compare", a, b)
     assert result.code == 0 and "better" in result.stdout and "newly diverged" in result.stdout
     assert "1 better" in result.stdout and "1 worse" in result.stdout
-    rows = bench_cli("compare", a, b, "--only-changed").stdout.splitlines()[2:-1]  # between header and counts
+    rows = bench_cli("compare", a, b, "--only-changed").stdout.splitlines()[2:-2]  # between header and counts, note
     assert len(rows) == 7 and not any(row.endswith("not significant") for row in rows)
     gated = bench_cli("compare", a, b, "--fail-on", "accuracy:-0.05")
     assert gated.code == 1 and "2 cell(s) broke --fail-on accuracy:-0.05" in gated.stderr  # lstm L=50, gru L=100
@@ -104,4 +105,32 @@ def test_compare_html_shows_both_grids_and_the_difference_grid(bench_cli, tmp_pa
     assert page.count("<table class='grid sortable'>") == 3  # one task: grid A, grid B, differences
     assert "<td class='better' data-sort='0.200000'><span class='acc'>+0.200</span>" in page
     assert "<td class='worse'" in page and "<td class='newly'" in page
-    assert "not comparable (task_version differ)" in page and "only in B" in page
+    assert "not comparable (task_version 1 vs 2)" in page and "only in B" in page
+
+
+@pytest.mark.parametrize("setting, a, b", [("eval_every", 200, 100), ("eval_size", 1000, 200), ("stop", "solved", "budget"),
+                                           ("time_limit", 0, 60), ("device", "cpu", "cuda:1"), ("model_version", 1, 2),
+                                           ("protocol", 2, 3), ("task_params", {"markers": "halves"}, {"markers": "anywhere"})])
+def test_any_setting_that_changes_numbers_makes_cells_not_comparable_and_is_named(setting, a, b):
+    table = compare_runs(results_frame([_cell("gru", 5, 0, 0.5, **{setting: a})]),
+                         results_frame([_cell("gru", 5, 0, 0.5, run="b", **{setting: b})]))
+    marker = table["marker"].iloc[0]
+    assert marker.startswith("not comparable") and setting.replace("device", "device_kind") in marker, marker
+
+
+def test_a_gate_with_nothing_comparable_fails_and_says_why(bench_cli, tmp_path):
+    a = _run(tmp_path, "a", [_cell("gru", 50, 0, 0.5)])
+    b = _run(tmp_path, "b", [_cell("gru", 50, 0, 0.5, run="b", eval_size=50)])
+    result = bench_cli("compare", a, b, "--fail-on", "accuracy:-0.05")
+    assert result.code == 1 and "no cell of A and B was comparable" in result.stderr
+    assert bench_cli("compare", a, b).code == 0  # without a gate it only reports
+
+
+def test_compare_says_when_the_runs_came_from_different_hardware_or_software(bench_cli, tmp_path):
+    machine = {"cpu": "AMD EPYC", "cpu_flags": "avx2", "gpu": None, "torch": "2.13.0", "numba": "0.60", "numpy": "2.0"}
+    a = _run(tmp_path, "a", [_cell("gru", 50, 0, 0.5, provenance=machine)])
+    b = _run(tmp_path, "b", [_cell("gru", 50, 0, 0.5, run="b", provenance={**machine, "cpu": "Intel Xeon"})])
+    same = bench_cli("compare", a, a).stdout
+    assert "all cells: cpu AMD EPYC" in same and "DIFFERENT" not in same
+    different = bench_cli("compare", a, b).stdout
+    assert "DIFFERENT hardware or software" in different and "cpu: A AMD EPYC; B Intel Xeon" in different
