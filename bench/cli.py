@@ -89,13 +89,20 @@ class NameList(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
         if isinstance(value, tuple):
             return value
+        if self.kind == "task":  # task strings may carry parameters: adding:markers=anywhere,copy
+            return tuple(dict.fromkeys(self._task(item, param, ctx) for item in tasks.split_task_list(str(value))))
         names = list(dict.fromkeys(item.strip() for item in str(value).split(",")))
-        known = tasks.names() if self.kind == "task" else models.registry.names()
         for name in names:
-            if name not in known:
-                message = tasks.unknown_message(name) if self.kind == "task" else models.registry.unknown_message(name)
-                self.fail(message, param, ctx)
+            if name not in models.registry.names():
+                self.fail(models.registry.unknown_message(name), param, ctx)
         return tuple(names)
+
+    def _task(self, text: str, param: Any, ctx: Any) -> str:
+        """The canonical task string (defaults left out), or a one-line error saying what is wrong."""
+        try:
+            return tasks.get(text).variant
+        except (tasks.UnknownNameError, tasks.VariantError) as error:
+            self.fail(str(error), param, ctx)
 
 
 class Device(click.ParamType):
@@ -201,7 +208,9 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
 @plugin_option
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=load_config, help="A TOML file with the same keys as these options.")
-@click.option("--task", "task_names", type=NameList("task"), required=True, help="Task name or comma list.")
+@click.option("--task", "task_names", type=NameList("task"), required=True,
+              help="Task or comma list; parameters as NAME:key=value[,key=value] (e.g. adding:markers=anywhere; "
+                   "`bench tasks` lists each task's parameters).")
 @click.option("--lengths", type=IntList("length", 1, MAX_LENGTH), required=True,
               help="Dependency lengths, comma list, e.g. 50,200,1000.")
 @click.option("--models", "model_names", type=NameList("model"), default="rnn,lstm,gru", show_default=True)
@@ -218,6 +227,9 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--eval-size", type=click.IntRange(1, 10**6), default=1000, show_default=True)
 @click.option("--time-limit", type=FiniteFloat(0, 10**7), default=0, show_default=True,
               help="Wall-clock seconds per cell; 0 means none.")
+@click.option("--stop", type=click.Choice(["solved", "budget"]), default="solved", show_default=True,
+              help="Stop a cell once it is solved (cheap sweeps), or train the whole budget and still record "
+                   "when it was solved (final numbers comparable with papers that train to a budget).")
 @click.option("--device", type=Device(), default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--jobs", type=click.IntRange(1, 4096), default=None,
@@ -273,7 +285,7 @@ def _sweep_from_options(options: dict[str, Any]) -> tuple[Any, Path]:
         raise click.BadParameter(f"{name!r}: use letters, digits, '.', '_', '+' and '-'", param_hint="'--name'")
     root = writable_root(options["out"])
     train = TrainConfig(options["steps"], options["batch_size"], options["lr"], options["clip"],
-                        options["eval_every"], options["eval_size"], options["time_limit"])
+                        options["eval_every"], options["eval_size"], options["time_limit"], options["stop"])
     sweep = Sweep(options["task_names"], options["lengths"], options["model_names"], options["seeds"],
                   ModelConfig(options["hidden"], options["layers"]), train, options["device"], options["threads"])
     return sweep, root
@@ -297,7 +309,8 @@ def _require_ray() -> None:
 
 def summary_table(records: list[dict[str, Any]]) -> str:
     """The end-of-run grid per task (model x length), as plain text."""
-    from bench.report import grid_texts, summarize
+    from bench.report import shown_number, grid_texts, summarize
+    from bench.showing import length_meaning
     from bench.store import results_frame
 
     if not records:
@@ -306,7 +319,9 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     lines = []
     for task, rows in summary.groupby("task"):
         grid = grid_texts(rows)
-        lines.append(f"{task} (chance accuracy {rows['chance_accuracy'].iloc[0]:.3f}):")
+        first = rows.iloc[0]
+        lines.append(f"{task} (L = {length_meaning(task)}; test accuracy, chance {shown_number(first['chance_accuracy'], '.3f')}, "
+                     f"short memory {shown_number(first['short_memory_accuracy'], '.3f')}):")
         width = max(len(str(v)) for v in grid.values.ravel()) + 2
         names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
         lines.append("  " + "model".ljust(names) + "".join(str(column).ljust(width) for column in grid.columns))
@@ -384,17 +399,26 @@ class GateParam(click.ParamType):
               help="Also write the two grids side by side with the difference grid to this HTML file.")
 def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None) -> int:
     """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
-    from bench.compare import compare_runs, format_table, gate_failures, load_run, marker_counts, write_compare_html
+    from bench.compare import (comparable, compare_runs, format_table, gate_failures, load_records,
+                               marker_counts, write_compare_html)
+    from bench.provenance import fingerprint_note
+    from bench.store import results_frame
 
     for run_dir in (run_a, run_b):
         _require_run(run_dir)
-    frame_a, frame_b = load_run(run_a), load_run(run_b)
+    records_a, records_b = load_records(run_a), load_records(run_b)
+    frame_a, frame_b = results_frame(records_a), results_frame(records_b)
     table = compare_runs(frame_a, frame_b)
     if html_path is not None:
         write_compare_html(html_path, table, frame_a, frame_b, (run_a.name, run_b.name))
     shown = table[table["marker"] != "not significant"] if only_changed else table
     click.echo(format_table(shown))
     click.echo(marker_counts(table))
+    click.echo(fingerprint_note({"A": records_a, "B": records_b}))
+    if gate is not None and comparable(table).empty:
+        click.echo(f"bench: --fail-on {gate.metric}:{gate.threshold:g} fails: no cell of A and B was comparable "
+                   "(see the markers above)", err=True)
+        return 1
     if gate is not None and len(failures := gate_failures(table, gate)):
         click.echo(f"bench: {len(failures)} cell(s) broke --fail-on {gate.metric}:{gate.threshold:g}", err=True)
         return 1
@@ -427,11 +451,13 @@ def _split_names(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
     task_names, model_names = tasks.names(), models.registry.names()
     if not names:
         return task_names, model_names
-    unknown = [n for n in names if n not in task_names and n not in model_names]
-    if unknown:
-        raise click.BadParameter(f"no task or model '{unknown[0]}' (tasks: {', '.join(task_names)}; models: "
-                                 f"{', '.join(model_names)})", param_hint="NAMES")
-    return [n for n in names if n in task_names], [n for n in names if n in model_names]
+    for name in names:
+        if ":" in name:  # a task variant: its parameters are validated like --task's
+            NameList("task").convert(name, None, None)
+        elif name not in task_names and name not in model_names:
+            raise click.BadParameter(f"no task or model '{name}' (tasks: {', '.join(task_names)}; models: "
+                                     f"{', '.join(model_names)})", param_hint="NAMES")
+    return [n for n in names if n in task_names or ":" in n], [n for n in names if n in model_names]
 
 
 def _print_check(kind: str, name: str, problems: list[str]) -> int:
@@ -446,11 +472,22 @@ def _print_check(kind: str, name: str, problems: list[str]) -> int:
 
 @cli.command("tasks")
 @plugin_option
-def list_tasks() -> None:
-    """List registered tasks."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Every task's spec as JSON: parameters, length meaning and spans, baselines, solve rule, peers.")
+def list_tasks(as_json: bool) -> None:
+    """List registered tasks and the parameters a task string may set."""
+    from bench.showing import task_spec
+
+    if as_json:
+        import json
+
+        click.echo(json.dumps([task_spec(tasks.get(name)) for name in tasks.names()], indent=1))
+        return
     for name in tasks.names():
         task = tasks.get(name)
-        click.echo(f"{name:20} v{task.version}  chance acc {task.chance_accuracy:.4f}  {task.description}")
+        click.echo(f"{name:20} v{task.version}  L = {task.length_meaning}  {task.description}")
+        for key, option in task.options.items():
+            click.echo(f"{'':22}{key}={option.describe()} (default {option.default}): {option.help}")
 
 
 @cli.command("models")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -15,8 +16,10 @@ STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "ti
                 "failed": "✗ failed"}
 PLOTS = [("accuracy_vs_length", "Accuracy against dependency length"), ("heatmap", "The grid at a glance"),
          ("steps_to_solve", "Optimizer steps to solve"), ("learning_curves", "Learning curves")]
-CELL_COLUMNS = ["model", "length", "seed", "status", "accuracy", "best_accuracy", "chance_accuracy", "loss",
-                "chance_loss", "loss_ratio", "steps", "steps_to_solve", "diverged_step", "seconds", "params"]
+CELL_COLUMNS = ["model", "length", "min_span", "seed", "status", "verdict", "accuracy", "accuracy_se",
+                "chance_accuracy", "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss",
+                "loss_ratio", "valid_accuracy", "window_accuracy", "steps", "steps_to_solve", "diverged_step",
+                "seconds", "params"]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;
@@ -95,7 +98,7 @@ def score_colour(value: float) -> str:
 
 
 def cell_anchor(task: str, model: str, length: int) -> str:
-    return f"cell-{task}-{model}-{length}".replace(" ", "_")
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"cell-{task}-{model}-{length}")
 
 
 def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame,
@@ -125,12 +128,14 @@ def header_html(manifest: dict[str, Any]) -> str:
 
 def task_section(cells: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     """One task's heading, chance and solve criterion, and its model x length grid."""
+    from bench.report import task_notes
+
     first = cells.iloc[0]
     return [f"<h2 id='task-{_e(first['task'])}'>{_e(first['task'])} <small>(version {first['task_version']})</small></h2>",
-            f"<p>Chance: accuracy {first['chance_accuracy']:.4f}, loss {first['chance_loss']:.4f}. Solved when "
-            f"{_e(first['solve_criterion'])}. Each cell: held-out accuracy on the scored positions, mean over seeds "
-            f"± sd, and its outcome. Colour: <span class='legend'></span> chance → perfect. Click a cell for its "
-            f"learning curves.</p>",
+            f"<p>{_e(task_notes(cells))} Each cell: test accuracy on the scored positions, mean over seeds "
+            f"± sd, and its outcome (bridged: test loss below the short-memory baseline beyond its sampling "
+            f"error; partial memory: better than chance only). Colour: <span class='legend'></span> chance → "
+            f"perfect. Click a cell for its learning curves.</p>",
             grid_html(summary)]
 
 
@@ -138,8 +143,12 @@ def grid_html(summary: pd.DataFrame, cell: Callable[[pd.Series], str] | None = N
     """A model x length grid (rows model, columns length) of one task, cells drawn by `cell` (default:
     `report_cell`); sortable by any length."""
     cell = cell or report_cell
+    from bench.report import length_header
+
     lengths = sorted(summary["length"].unique())
-    head = "<th class='name'>model</th>" + "".join(f"<th>L={length}</th>" for length in lengths)
+    spans = summary.drop_duplicates("length").set_index("length")["min_span"] if "min_span" in summary else {}
+    head = "<th class='name'>model</th>" + "".join(f"<th>{_e(length_header(length, spans.get(length)))}</th>"
+                                                   for length in lengths)
     rows = []
     for model, model_rows in summary.groupby("model", sort=True):
         by_length = {row["length"]: row for _, row in model_rows.iterrows()}
@@ -175,6 +184,10 @@ def outcome_text(row: pd.Series, statuses: list[str]) -> str:
     parts += [STATUS_WORDS[s] for s in statuses if s != "solved"]
     if row["at_chance"]:
         parts.append("≈chance")
+    from bench.report import verdict_text
+
+    if verdict_text(row) and row["solved"] < row["seeds"]:
+        parts.append(verdict_text(row))
     return ", ".join(parts)
 
 
@@ -223,14 +236,16 @@ def details_html(records: list[dict[str, Any]]) -> list[str]:
 
 def cell_detail(group: list[dict[str, Any]]) -> str:
     first = group[0]
-    seeds = pd.DataFrame([{k: r.get(k) for k in ["seed", "status", "accuracy", "best_accuracy", "loss",
+    seeds = pd.DataFrame([{k: r.get(k) for k in ["seed", "status", "accuracy", "valid_accuracy",
+                                                   "best_valid_accuracy", "window_accuracy", "loss", "loss_se",
                                                    "loss_ratio", "steps", "steps_to_solve", "diverged_step",
                                                    "seconds", "steps_per_second", "key"]} for r in group])
     errors = [f"<pre>seed {r['seed']}: {_e(r['error'])}</pre>" for r in group if r.get("error")]
     return (f"<section class='cell' id='{cell_anchor(first['task'], first['model'], first['length'])}'>"
             f"<h3>{_e(first['task'])} · {_e(first['model'])} · L={first['length']}</h3>"
             f"<p class='sub'>{first.get('params') or '?'} parameters, hidden {first['hidden']}, layers "
-            f"{first['layers']}, sequence length {first['seq_len']}, solved when {_e(first['solve_criterion'])}"
+            f"{first['layers']}, sequence length {first['seq_len']}, span ≥ {first.get('min_span', '?')}, "
+            f"solved when {_e(first['solve_criterion'])}; the curve is validation accuracy"
             f"</p><div class='side'>{curve_svg(group)}{table_html(seeds, list(seeds.columns))}</div>"
             + "".join(errors) + "<p><a href='#top'>back to top</a></p></section>")
 
@@ -271,8 +286,8 @@ def render_compare(table: pd.DataFrame, summary_a: pd.DataFrame, summary_b: pd.D
     from bench.compare import marker_counts
 
     body = [f"<h1 id='top'>bench compare <code>{_e(names[0])}</code> → <code>{_e(names[1])}</code></h1>",
-            "<p>" + _e(marker_counts(table)) + ". A difference counts "
-            "when it exceeds twice the seed standard error (both runs with several seeds) or 0.02.</p>"]
+            "<p>" + _e(marker_counts(table)) + ". A difference counts when it exceeds twice its standard "
+            "error: the seed spread and each test set's binomial error combined.</p>"]
     for task in sorted(set(table["task"])):
         grids = [f"<div><h3>{_e(label)}: {_e(name)}</h3>{grid_html(summary[summary['task'] == task], plain_cell)}</div>"
                  for label, name, summary in (("A", names[0], summary_a), ("B", names[1], summary_b))

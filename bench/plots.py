@@ -93,16 +93,32 @@ def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str
                      linewidths=1.4)
     first = cells.iloc[0]
     axis.axhline(first["chance_accuracy"], color="0.35", linestyle="--", linewidth=1.1)
+    if _has_short_memory(cells):
+        axis.axhline(first["short_memory_accuracy"], color="0.55", linestyle=(0, (1, 2)), linewidth=1.3)
     _log_length_axis(axis, cells["length"])
     axis.set_ylim(-0.03, 1.03)
-    axis.set_title(f"{task} (v{first['task_version']}), solved: {first['solve_criterion']}", fontsize=10)
-    axis.set_xlabel("dependency length L (log scale)")
-    axis.set_ylabel("held-out accuracy, scored positions")
+    axis.set_title(f"{task} (v{first['task_version']})", fontsize=10)
+    axis.set_xlabel(f"L = {_length_meaning(task)} (log scale)")
+    axis.set_ylabel("test accuracy, scored positions")
+
+
+def _has_short_memory(cells: pd.DataFrame) -> bool:
+    """Whether this task's short-memory baseline differs from chance (else one line says both)."""
+    return "short_memory_accuracy" in cells and bool(
+        (cells["short_memory_accuracy"] - cells["chance_accuracy"]).abs().max() > 1e-9)
+
+
+def _length_meaning(task: str) -> str:
+    from bench.showing import length_meaning
+
+    return length_meaning(task)
 
 
 def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame) -> list[Line2D]:
     handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
     handles.append(Line2D([], [], color="0.35", linestyle="--", label="chance"))
+    if _has_short_memory(frame):
+        handles.append(Line2D([], [], color="0.55", linestyle=(0, (1, 2)), label="short memory"))
     for status in sorted(set(frame["status"]), key=list(STATUS_MARKERS).index):
         marker, label = STATUS_MARKERS[status]
         hollow = status in ("unsolved", "timeout")
@@ -128,7 +144,7 @@ def plot_learning_curves(records: list[dict[str, Any]], stem: Path) -> None:
         if len(chance):
             axis.axhline(chance.iloc[0], color="0.35", linestyle="--", linewidth=1)
         axis.set_ylim(-0.03, 1.03)
-    grid.set_axis_labels("optimizer step", "held-out accuracy")
+    grid.set_axis_labels("optimizer step", "validation accuracy")
     _save(grid.figure, stem)
 
 
@@ -145,7 +161,7 @@ def plot_heatmap(summary: pd.DataFrame, stem: Path) -> None:
         sns.heatmap(scaled.astype(float), annot=labels, fmt="", vmin=0, vmax=1, cmap="viridis", ax=axis,
                     cbar_kws={"label": "chance → perfect"}, linewidths=0.5)
         axis.set_title(task, fontsize=10)
-        axis.set_xlabel("dependency length L")
+        axis.set_xlabel(f"L = {_length_meaning(task)}")
     figure.tight_layout()
     _save(figure, stem)
 
@@ -171,7 +187,7 @@ def plot_steps_to_solve(frame: pd.DataFrame, stem: Path) -> None:
         axis.set_yscale("log")
         _log_length_axis(axis, cells["length"])
         axis.set_title(task, fontsize=10)
-        axis.set_xlabel("dependency length L (log scale)")
+        axis.set_xlabel(f"L = {_length_meaning(task)} (log scale)")
         axis.set_ylabel("optimizer steps to solve")
     handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
     handles.append(Line2D([], [], marker="^", linestyle="", color="0.2", markerfacecolor="white",

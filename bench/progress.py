@@ -21,7 +21,10 @@ def finished_line(record: dict[str, Any]) -> str:
         return f"{label}: diverged at step {record['diverged_step']}"
     outcome = f"solved at step {record['steps_to_solve']}" if status == "solved" else (
         f"{status} after {record['steps']} steps (budget {record['steps_budget']})")
-    return (f"{label}: {outcome}, accuracy {record['accuracy']:.3f} (chance {record['chance_accuracy']:.3f}), "
+    short = record.get("short_memory_accuracy")
+    baselines = f"chance {record['chance_accuracy']:.3f}" + (
+        f", short memory {short:.3f}" if short is not None and abs(short - record["chance_accuracy"]) > 1e-9 else "")
+    return (f"{label}: {outcome}, test accuracy {record['accuracy']:.3f} ({baselines}), "
             f"loss/chance {record['loss_ratio']:.3f}, {record['seconds']:.0f}s")
 
 

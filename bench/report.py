@@ -18,7 +18,10 @@ STATUS_MARKS = {"solved": "✓", "unsolved": "budget", "timeout": "time", "diver
 
 def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[str, Any]) -> pd.DataFrame:
     """Write results.csv/.parquet, plots/, report.md and report.html for `records` into `run_dir`."""
+    from bench.provenance import fingerprint_note
+
     frame = results_frame(records)
+    manifest = {**manifest, "machines": fingerprint_note({"run": records})}
     write_tables(run_dir, frame)
     summary = summarize(frame) if len(frame) else pd.DataFrame()
     if len(frame):
@@ -37,10 +40,25 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         accuracy_min=("accuracy", "min"), accuracy_max=("accuracy", "max"),
         solved=("solved", "sum"), steps_to_solve=("steps_to_solve", "median"),
         chance_accuracy=("chance_accuracy", "first"), at_chance=("at_chance", "all"),
-        steps_budget=("steps_budget", "first"),
+        short_memory_accuracy=("short_memory_accuracy", "first"), min_span=("min_span", "first"),
+        bridged=("bridged", "sum"), steps_budget=("steps_budget", "first"),
     )
     summary["statuses"] = groups["status"].agg(lambda s: ",".join(sorted(set(s))))
+    summary["verdicts"] = groups["verdict"].agg(lambda s: ",".join(v for v in VERDICT_ORDER if v in set(s)))
     return summary.reset_index()
+
+
+VERDICT_ORDER = ("solved", "bridged", "partial memory", "at chance", "diverged", "failed")
+
+
+def verdict_text(row: pd.Series) -> str:
+    """`bridged 2/3` or `partial memory`: what the seeds show about memory, beyond solved."""
+    verdicts = [v for v in str(row.get("verdicts", "")).split(",") if v in ("bridged", "partial memory")]
+    if not verdicts or row["at_chance"]:
+        return ""
+    if "bridged" in verdicts:
+        return f"bridged {int(row['bridged'])}/{row['seeds']}" if row["seeds"] > 1 else "bridged"
+    return "partial memory"
 
 
 def cell_text(row: pd.Series) -> str:
@@ -55,6 +73,8 @@ def cell_text(row: pd.Series) -> str:
         parts.append(f"{int(row['solved'])}/{row['seeds']} solved, {int(row['steps_to_solve']):,} steps")
     if row["at_chance"]:
         parts.append("≈chance")
+    if verdict_text(row) and row["solved"] < row["seeds"]:
+        parts.append(verdict_text(row))
     if "unsolved" in statuses:
         parts.append(f"budget {int(row['steps_budget']):,} hit")
     parts += [STATUS_MARKS[s] for s in statuses if s in ("timeout", "diverged", "failed")]
@@ -71,11 +91,32 @@ def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
     for task, cells in frame.groupby("task", sort=True):
         first = cells.iloc[0]
         lines += [f"## {task} (version {first['task_version']})", "",
-                  f"Chance: accuracy {first['chance_accuracy']:.4f}; solved when {first['solve_criterion']}. "
-                  "Cells show held-out accuracy on the scored positions (mean over seeds ± sd).", "",
+                  f"{task_notes(cells)} Cells show test accuracy on the scored positions (mean over seeds ± sd) "
+                  "and what the seeds show: ✓ solved, bridged (test loss below the short-memory baseline "
+                  "beyond its sampling error), partial memory (better than chance, not than short memory), "
+                  "≈chance.", "",
                   _grid_table(summary[summary["task"] == task]), ""]
     lines += ["## All cells", "", _cells_table(frame), ""]
     return "\n".join(lines)
+
+
+def task_notes(cells: pd.DataFrame) -> str:
+    """What L means for this task, the span it guarantees, both baselines and the solve rule."""
+    from bench.showing import length_meaning
+
+    first = cells.sort_values("length").iloc[0]
+    spans = ", ".join(f"L={r.length}: {shown_number(r.min_span, 'd')}"
+                      for r in cells.drop_duplicates("length").sort_values("length").itertuples())
+    return (f"L is the {length_meaning(first['task'])}; every target reaches at least this many steps back: "
+            f"{spans}. Chance: accuracy {shown_number(first['chance_accuracy'])}, loss {shown_number(first['chance_loss'])}; "
+            f"short memory (blind to the inputs at the full span; at L={first['length']}): accuracy "
+            f"{shown_number(first['short_memory_accuracy'])}, loss {shown_number(first['short_memory_loss'])}. "
+            f"Solved when {first['solve_criterion']}.")
+
+
+def shown_number(value: Any, spec: str = ".4f") -> str:
+    """A number for the reports, or "?" for a cell stored before it was recorded."""
+    return "?" if value is None or pd.isna(value) else format(int(value) if spec == "d" else value, spec)
 
 
 def header_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
@@ -87,11 +128,14 @@ def header_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
         ("command", " ".join(manifest.get("argv", []))),
         ("model", f"hidden {model.get('hidden')}, layers {model.get('layers')}"),
         ("training", f"budget {train.get('steps')} steps of batch {train.get('batch_size')}, lr {train.get('lr')}, "
-                     f"clip {train.get('clip')}; held-out eval on {train.get('eval_size')} sequences every "
-                     f"{train.get('eval_every')} steps"),
+                     f"clip {train.get('clip')}, stop at {train.get('stop', 'solved')}; solve rules judged on the "
+                     f"training stream and confirmed on {train.get('eval_size')} validation sequences (curves every "
+                     f"{train.get('eval_every')} steps); reported numbers from {train.get('eval_size')} test "
+                     "sequences, which select nothing"),
         ("device", f"{sweep.get('device')}, {sweep.get('threads')} thread(s) per cell"),
         ("code", f"{env.get('git_commit') or 'unknown commit'}; {libraries}; Python {env.get('python')}"),
         ("host", f"{env.get('host', '')} {env.get('platform', '')}".strip() or "unknown"),
+        ("machines", manifest.get("machines", "")),
         ("cells", f"{manifest.get('finished', 0)} of {len(manifest.get('cells', []))} finished"),
     ]
 
@@ -105,8 +149,14 @@ def grid_texts(summary: pd.DataFrame) -> pd.DataFrame:
     """One task's summary as a model x `L=length` grid of `cell_text`s (— where no cell ran)."""
     grid = summary.assign(text=summary.apply(cell_text, axis=1)).pivot(
         index="model", columns="length", values="text")
-    grid.columns = [f"L={length}" for length in grid.columns]
+    spans = summary.drop_duplicates("length").set_index("length")["min_span"]
+    grid.columns = [length_header(length, spans.get(length)) for length in grid.columns]
     return grid.fillna("—")
+
+
+def length_header(length: int, span: Any) -> str:
+    """`L=200, span≥100`: the length and the span it guarantees, never one called the other."""
+    return f"L={length}" + (f", span≥{int(span)}" if span is not None and pd.notna(span) else "")
 
 
 def _grid_table(summary: pd.DataFrame) -> str:
@@ -114,8 +164,9 @@ def _grid_table(summary: pd.DataFrame) -> str:
 
 
 def _cells_table(frame: pd.DataFrame) -> str:
-    columns = ["model", "length", "seed", "status", "accuracy", "chance_accuracy", "loss", "chance_loss",
-               "loss_ratio", "steps", "steps_to_solve", "seconds"]
+    columns = ["model", "length", "min_span", "seed", "status", "verdict", "accuracy", "chance_accuracy",
+               "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss", "steps",
+               "steps_to_solve", "seconds"]
     table = frame.sort_values(["task", "model", "length", "seed"])[["task", *columns]].set_index("task")
     return _plain_markdown(table.round(4))
 

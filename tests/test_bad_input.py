@@ -61,6 +61,21 @@ def bad_names(known: list[str]) -> st.SearchStrategy[str]:
     return st.tuples(st.lists(st.sampled_from(known), max_size=2), unknown).map(lambda p: ",".join([*p[0], p[1]]))
 
 
+def bad_task_strings() -> st.SearchStrategy[str]:
+    """NAME:... strings whose parameters do not parse, or name keys or values the task does not declare."""
+    def valid(text: str) -> bool:
+        try:
+            return all(tasks.get(item) for item in tasks.split_task_list(text))
+        except (LookupError, ValueError):
+            return False
+
+    keys = st.sampled_from(["markers", "form", "n_copy", "delimiter", "values", "foo", "", "markers=x"])
+    values = st.one_of(st.text(max_size=8), st.sampled_from(["anywhere", "hs1997", "0", "-1", "99999999", "repeat"]))
+    pairs = st.lists(st.tuples(keys, st.sampled_from(["=", "", "=="]), values).map("".join), min_size=0, max_size=3)
+    return st.tuples(st.sampled_from(tasks.names()), pairs).map(
+        lambda p: f"{p[0]}:{','.join(p[1])}").filter(lambda t: not valid(t))
+
+
 def bad_device() -> st.SearchStrategy[str]:
     import torch
 
@@ -75,7 +90,8 @@ def bad_device() -> st.SearchStrategy[str]:
 
 
 OPTIONS = {
-    "--task": bad_names(tasks.names()),
+    "--task": st.one_of(bad_names(tasks.names()), bad_task_strings()),
+    "--stop": st.text(max_size=8).filter(lambda t: t not in ("solved", "budget")),
     "--models": bad_names(models.registry.names()),
     "--lengths": bad_int_list(1, MAX_LENGTH),
     "--seeds": bad_int_list(0, 2**31 - 1),
@@ -185,7 +201,7 @@ def test_unloadable_plugins_are_refused(content, scratch):
 OTHER_COMMANDS = {
     "show --length": (["show", "copy", "--length"], bad_int(1, 10_000)),
     "show --seed": (["show", "copy", "--seed"], bad_int(0, 2**31 - 1)),
-    "show TASK": (["show"], bad_names(tasks.names()).filter(lambda t: "," not in t)),
+    "show TASK": (["show"], st.one_of(bad_names(tasks.names()).filter(lambda t: "," not in t), bad_task_strings())),
     "check --lengths": (["check", "copy", "--lengths"], bad_int_list(1, 100_000)),
     "check NAME": (["check"], st.text(min_size=1, max_size=12).filter(
         lambda t: t not in tasks.names() and t not in models.registry and not t.startswith("-"))),

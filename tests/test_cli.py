@@ -27,6 +27,16 @@ BAD_INPUTS = [
     (["--task", "adding", "--lengths", "10", "--name", "../escape"], "--name"),
     (["--task", "adding", "--lengths", "10", "--bogus"], "No such option"),
     (["--lengths", "10"], "Missing option '--task'"),
+    # task strings: NAME:key=value[,key=value], validated against what the task declares
+    (["--task", "adding:", "--lengths", "10"], "nothing after ':'"),
+    (["--task", "adding:markers", "--lengths", "10"], "is not key=value"),
+    (["--task", "adding:markers=nowhere", "--lengths", "10"], "is not one of halves, anywhere"),
+    (["--task", "adding:foo=1", "--lengths", "10"], "no parameter 'foo' (parameters: markers=halves|anywhere"),
+    (["--task", "adding:markers=anywhere,markers=halves", "--lengths", "10"], "markers is given twice"),
+    (["--task", "adding:markers=any\nwhere", "--lengths", "10"], "is not one of"),
+    (["--task", "adding:markers=\x1b[31m", "--lengths", "10"], "is not one of"),
+    (["--task", "adding:form=hs1997", "--lengths", "10"], "at least 20"),
+    (["--task", "adding", "--lengths", "10", "--stop", "never"], "'never' is not one of 'solved', 'budget'"),
 ]
 
 
@@ -65,7 +75,7 @@ def test_run_writes_tables_plot_report_and_manifest(bench_cli, tmp_path):
         assert (run / name).is_file(), name
     table = pd.read_csv(run / "results.csv")
     required = {"task", "task_version", "model", "length", "seq_len", "seed", "hidden", "params", "status", "accuracy",
-                "best_accuracy", "loss", "chance_accuracy", "chance_loss", "solved", "steps", "steps_to_solve",
+                "best_valid_accuracy", "loss", "chance_accuracy", "chance_loss", "solved", "steps", "steps_to_solve",
                 "seconds", "steps_per_second", "device", "key"}
     assert required <= set(table.columns) and len(table) == 16
     assert pd.read_parquet(run / "results.parquet")["key"].tolist() == table["key"].tolist()
@@ -91,7 +101,7 @@ def test_same_command_twice_gives_identical_metrics(bench_cli, tmp_path):
     args = ["run", "--task", "adding", "--lengths", "8", "--models", "lstm", *TINY_RUN, "--name", "same"]
     bench_cli(*args, "--out", tmp_path / "a")
     bench_cli(*args, "--out", tmp_path / "b")
-    columns = ["key", "status", "accuracy", "best_accuracy", "loss", "steps", "params"]
+    columns = ["key", "status", "accuracy", "best_valid_accuracy", "loss", "steps", "params"]
     first, second = (pd.read_csv(tmp_path / r / "runs/same/results.csv")[columns] for r in "ab")
     pd.testing.assert_frame_equal(first, second)
 
@@ -126,18 +136,20 @@ def test_listing_and_show(bench_cli):
     assert {"rnn", "lstm", "gru"} <= {line.split()[0] for line in bench_cli("models").stdout.splitlines()}
     shown = bench_cli("show", "delayed-recall", "--length", "3")
     lines = shown.stdout.splitlines()
-    assert shown.code == 0 and lines[-1].endswith("*") and len(lines) == 3 + 5
+    assert shown.code == 0 and lines[-1].endswith("*") and len(lines) == 5 + 5  # 5 header lines, 5 steps
+    assert "L=3 (distractors between cue and query), span >= 4" in shown.stdout
     assert bench_cli("show", "adding", "--length", "1").code == 2
 
 
 def test_config_file_sets_options_and_flags_override(bench_cli, tmp_path):
     config = tmp_path / "sweep.toml"
-    config.write_text('task = "adding"\nlengths = [4, 5]\nmodels = ["rnn"]\nseeds = [0, 1]\nsteps = 20\n'
-                      'eval-every = 10\neval_size = 16\njobs = 1\n')
+    config.write_text('task = ["adding:markers=anywhere", "copy"]\nlengths = [4, 5]\nmodels = ["rnn"]\nseeds = [0, 1]\n'
+                      'steps = 20\neval-every = 10\neval_size = 16\njobs = 1\n')
     result = bench_cli("run", "--config", config, "--steps", "30", "--out", tmp_path / "r", "--name", "c", "--no-progress")
     assert result.code == 0, result.stderr
     table = pd.read_csv(tmp_path / "r/runs/c/results.csv")
-    assert len(table) == 4 and set(table["steps_budget"]) == {30} and set(table["length"]) == {4, 5}
+    assert len(table) == 8 and set(table["steps_budget"]) == {30} and set(table["length"]) == {4, 5}
+    assert set(table["task"]) == {"adding:markers=anywhere", "copy"}  # task strings work in sweep files
 
 
 @pytest.mark.parametrize("text, message", [
@@ -180,3 +192,42 @@ def test_bench_check_passes_every_registered_task_and_model(bench_cli):
     expected = len(tasks.names()) + len(models.registry.names())
     assert result.code == 0 and result.stdout.splitlines()[-1] == f"{expected} passed, 0 failed"
     assert "✓ task temporal-order" in result.stdout and "✓ model lru" in result.stdout
+
+
+def test_a_task_variant_runs_and_is_named_in_the_key_tables_and_reports(bench_cli, tmp_path):
+    out = tmp_path / "out"
+    for task in ("adding", "adding:markers=anywhere"):
+        result = bench_cli("run", "--task", task, "--lengths", "8", "--models", "gru", *TINY_RUN, "--out", out)
+        assert result.code == 0, result.stderr
+    runs = {run.name: pd.read_csv(run / "results.csv") for run in (out / "runs").iterdir()}
+    variant = next(frame for name, frame in runs.items() if "anywhere" in name)
+    default = next(frame for name, frame in runs.items() if "anywhere" not in name)
+    assert variant["task"].iloc[0] == "adding:markers=anywhere" and '"anywhere"' in variant["task_params"].iloc[0]
+    assert variant["key"].iloc[0] != default["key"].iloc[0]  # both computed, neither reused for the other
+    assert variant["min_span"].iloc[0] == 1 and default["min_span"].iloc[0] == 4
+    report = next((out / "runs").glob("*anywhere*")).joinpath("report.md").read_text()
+    assert "## adding:markers=anywhere" in report and "L=8, span≥1" in report
+
+
+def test_tasks_json_states_peers_baselines_and_spans(bench_cli):
+    import json
+
+    result = bench_cli("tasks", "--json")
+    specs = {spec["name"]: spec for spec in json.loads(result.stdout)}
+    assert result.code == 0 and len(specs) >= 7
+    for spec in specs.values():
+        assert all(set(peer) == {"repo", "path", "variant", "differences"} for peer in spec["peers"])
+        assert all({"chance", "short_memory", "min_span", "seq_len"} <= set(at) for at in spec["at"])
+    adding = {at["length"]: at for at in specs["adding"]["at"]}
+    assert adding[200]["min_span"] == 100 and adding[200]["short_memory"]["loss"] == pytest.approx(1 / 12)
+    assert {peer["variant"] for peer in specs["adding"]["peers"]} == {"adding", "adding:markers=anywhere"}
+    assert specs["temporal-order"]["at"][0]["short_memory"]["accuracy"] == 0.5
+
+
+def test_check_and_show_take_task_strings(bench_cli):
+    checked = bench_cli("check", "adding:form=hs1997", "--lengths", "20,40")
+    assert checked.code == 0 and "✓ task adding:form=hs1997" in checked.stdout, checked.stdout
+    shown = bench_cli("show", "temporal-order:form=pascanu", "--length", "20")
+    assert shown.code == 0 and "L=20 (sequence length), span >= 16" in shown.stdout
+    bad = bench_cli("check", "copy:delimiter=twice")
+    assert bad.code == 2 and "is not one of once, repeat, recall" in bad.stderr

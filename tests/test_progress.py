@@ -44,14 +44,21 @@ def test_pipe_or_no_progress_gets_plain_lines_only(tmp_path):
         assert result.returncode == 0 and "\x1b[" not in result.stderr + result.stdout
         lines = [line for line in result.stderr.splitlines() if line.startswith("delayed-recall L=")]
         assert [line.split(":")[0] for line in lines] == ["delayed-recall L=5 rnn seed=0", "delayed-recall L=5 gru seed=0"]
-        assert "delayed-recall (chance accuracy 0.125):" in result.stderr  # the summary table at the end
+        assert "delayed-recall (L = distractors between cue and query; test accuracy, chance 0.125, short memory 0.125):" in result.stderr  # the summary table at the end
 
 
 def test_finished_line_names_status_accuracy_and_chance():
     record = {"task": "adding", "length": 50, "model": "gru", "seed": 0, "status": "solved", "steps_to_solve": 900,
               "accuracy": 0.5, "chance_accuracy": 0.0784, "loss_ratio": 0.04, "seconds": 12.0, "steps": 900,
               "steps_budget": 4000}
-    assert finished_line(record) == ("adding L=50 gru seed=0: solved at step 900, accuracy 0.500 (chance 0.078), "
+    assert finished_line(record) == ("adding L=50 gru seed=0: solved at step 900, test accuracy 0.500 (chance 0.078), "
                                      "loss/chance 0.040, 12s")
     assert "diverged at step 7" in finished_line({**record, "status": "diverged", "diverged_step": 7})
     assert "FAILED: Boom" in finished_line({**record, "status": "failed", "error": "Boom\ntrace"})
+
+
+def test_finished_line_names_the_short_memory_baseline_where_it_differs_from_chance():
+    record = {"task": "adding", "length": 200, "model": "lstm", "seed": 0, "status": "unsolved", "steps": 4000,
+              "steps_budget": 4000, "accuracy": 0.16, "chance_accuracy": 0.1536, "short_memory_accuracy": 0.16,
+              "loss_ratio": 0.5, "seconds": 60.0}
+    assert "(chance 0.154, short memory 0.160)" in finished_line(record)

@@ -13,7 +13,8 @@ def _cell(model, length, seed, status="unsolved", accuracy=0.1, **extra):
             "chance_accuracy": 0.0784, "chance_loss": 1 / 6, "loss_ratio": 0.6,
             "solve_criterion": "MSE < 0.01", "steps": 4000, "steps_to_solve": None, "sequences_to_solve": None,
             "diverged_step": None, "seconds": 1.0, "steps_per_second": 4000.0, "device": "cpu", "error": None,
-            "curve": [], "provenance": {}, **extra}
+            "min_span": length - length // 2, "short_memory_accuracy": 0.16, "short_memory_loss": 1 / 12,
+            "loss_se": 0.003, "accuracy_se": 0.01, "curve": [], "provenance": {}, **extra}
 
 
 CURVE = [{"step": 100, "train_loss": 0.2, "eval_loss": 0.1, "eval_accuracy": 0.3, "seconds": 1.0},
@@ -47,12 +48,16 @@ def test_report_files_keep_every_cell_including_failures(tmp_path):
                                              "finished": 6})
     assert len(frame) == 6 and set(frame["status"]) == {"solved", "unsolved", "diverged", "failed"}
     report = (tmp_path / "report.md").read_text()
+    assert "| model | L=50, span≥25 |" in report  # the length and the span it guarantees, never one for the other
     assert "| gru | ✓ 0.800 ±0.141 (2/2 solved, 1,200 steps) |" in report
-    assert "Chance: accuracy 0.0784; solved when MSE < 0.01" in report
+    assert ("L is the sequence length T; every target reaches at least this many steps back: L=50: 25. Chance: "
+            "accuracy 0.0784, loss 0.1667; short memory (blind to the inputs at the full span; at L=50): accuracy "
+            "0.1600, loss 0.0833. Solved when MSE < 0.01.") in report
     assert report.count("| adding | lstm |") == 2  # both broken cells listed in the full table
     assert pd.read_csv(tmp_path / "results.csv")["error"].dropna().tolist() == ["RuntimeError: boom"]
     svg = (tmp_path / "plots" / "accuracy_vs_length.svg").read_text()
     assert "diverged" in svg and "failed" in svg and "budget hit" in svg and "chance" in svg
+    assert "short memory" in svg and "sequence length T" in svg
     for plot in ("learning_curves", "heatmap", "steps_to_solve"):
         for suffix in (".png", ".svg"):
             assert (tmp_path / "plots" / f"{plot}{suffix}").stat().st_size > 1000, plot
