@@ -92,7 +92,7 @@ def rnn(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: boo
     return _recurrent(nn.RNN, n_inputs, n_outputs, hidden, layers, tokens, embed, nonlinearity="tanh")
 
 
-@register_model("lstm", "LSTM (nn.LSTM; Hochreiter & Schmidhuber 1997)")
+@register_model("lstm", "LSTM with a forget gate (nn.LSTM, Gers et al. 2000 form; not the 1997 LSTM)")
 def lstm(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
          embed: int = 0) -> SequenceModel:
     return _recurrent(nn.LSTM, n_inputs, n_outputs, hidden, layers, tokens, embed)
