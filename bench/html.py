@@ -14,7 +14,7 @@ import pandas as pd
 
 STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "time limit", "diverged": "✗ diverged",
                 "failed": "✗ failed"}
-PLOTS = [("accuracy_vs_length", "Accuracy against dependency length"), ("heatmap", "The grid at a glance"),
+PLOTS = [("accuracy_vs_length", "Test accuracy against length L"), ("heatmap", "The grid at a glance"),
          ("steps_to_solve", "Optimizer steps to solve"), ("learning_curves", "Learning curves")]
 CELL_COLUMNS = ["model", "length", "min_span", "seed", "status", "verdict", "accuracy", "accuracy_se",
                 "chance_accuracy", "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss",
