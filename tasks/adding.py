@@ -135,7 +135,7 @@ def _arjovsky(markers: str) -> dict:
         kernel=_adding_kernel, kernel_args=(anywhere,), oracle=_adding_oracle,
         chance_loss=lambda length: 1.0 / 6.0, chance_accuracy=chance_accuracy, tolerance=0.08,
         rule=SolveRule("all_correct", max_loss=0.16, source=RULE_SOURCE + ", on the [0, 2) scale"),
-        min_length=2, **short)
+        min_length=2, length_meaning="sequence length T", **short)
 
 
 def _hs1997_zero_chances(length: int) -> tuple[float, float]:
@@ -163,7 +163,8 @@ def _hs1997() -> dict:
         min_span=lambda length: length - 1 - max(9, length // 2 - 1),
         kernel=_adding_1997_kernel, kernel_args=(), oracle=_adding_1997_oracle,
         chance_loss=_hs1997_chance_loss, chance_accuracy=_hs1997_chance_accuracy, tolerance=0.04,
-        rule=SolveRule("all_correct", max_loss=0.01, source=RULE_SOURCE), min_length=20)
+        rule=SolveRule("all_correct", max_loss=0.01, source=RULE_SOURCE), min_length=20,
+        length_meaning="minimal sequence length T (each sequence T..1.1T)")
 
 
 def make_adding(markers: str = "halves", form: str = "arjovsky") -> Task:
@@ -179,7 +180,6 @@ def make_adding(markers: str = "halves", form: str = "arjovsky") -> Task:
         kind="regress", inputs="features", n_inputs=2, n_outputs=1, **spec,
         params={"markers": markers, "form": form},
         source="Hochreiter & Schmidhuber 1997; Arjovsky et al. 2016",
-        length_meaning="sequence length T",
         options=OPTIONS, make=make_adding, peers=PEERS,
     )
 
