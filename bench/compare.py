@@ -9,7 +9,6 @@ error: the seed spread (with several seeds) and each test set's binomial error, 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +55,6 @@ def load_run(run_dir: Path) -> pd.DataFrame:
 def _groups(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.assign(device_kind=frame["device"].map(lambda device: str(device).split(":")[0]),
                          binomial_var=frame["accuracy_se"].astype(float) ** 2)
-    for name in SETTINGS:  # runs stored before a setting was recorded compare as "unknown"
-        if name not in frame:
-            frame[name] = "unknown"
     grouped = frame.groupby(GROUP, sort=True)
     summary = grouped.agg(seeds=("seed", "count"), accuracy=("accuracy", "mean"), sd=("accuracy", "std"),
                           binomial_var=("binomial_var", "mean"),

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from bench.showing import length_meaning  # noqa: E402
 from bench.store import atomic_write  # noqa: E402
 
 STATUS_MARKERS = {  # how each outcome is drawn over the model's line
@@ -98,7 +99,7 @@ def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str
     _log_length_axis(axis, cells["length"])
     axis.set_ylim(-0.03, 1.03)
     axis.set_title(f"{task} (v{first['task_version']})", fontsize=10)
-    axis.set_xlabel(f"L = {_length_meaning(task)} (log scale)")
+    axis.set_xlabel(f"L = {length_meaning(task)} (log scale)")
     axis.set_ylabel("test accuracy, scored positions")
 
 
@@ -107,11 +108,6 @@ def _has_short_memory(cells: pd.DataFrame) -> bool:
     return "short_memory_accuracy" in cells and bool(
         (cells["short_memory_accuracy"] - cells["chance_accuracy"]).abs().max() > 1e-9)
 
-
-def _length_meaning(task: str) -> str:
-    from bench.showing import length_meaning
-
-    return length_meaning(task)
 
 
 def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame) -> list[Line2D]:
@@ -161,7 +157,7 @@ def plot_heatmap(summary: pd.DataFrame, stem: Path) -> None:
         sns.heatmap(scaled.astype(float), annot=labels, fmt="", vmin=0, vmax=1, cmap="viridis", ax=axis,
                     cbar_kws={"label": "chance → perfect"}, linewidths=0.5)
         axis.set_title(task, fontsize=10)
-        axis.set_xlabel(f"L = {_length_meaning(task)}")
+        axis.set_xlabel(f"L = {length_meaning(task)}")
     figure.tight_layout()
     _save(figure, stem)
 
@@ -187,7 +183,7 @@ def plot_steps_to_solve(frame: pd.DataFrame, stem: Path) -> None:
         axis.set_yscale("log")
         _log_length_axis(axis, cells["length"])
         axis.set_title(task, fontsize=10)
-        axis.set_xlabel(f"L = {_length_meaning(task)} (log scale)")
+        axis.set_xlabel(f"L = {length_meaning(task)} (log scale)")
         axis.set_ylabel("optimizer steps to solve")
     handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
     handles.append(Line2D([], [], marker="^", linestyle="", color="0.2", markerfacecolor="white",

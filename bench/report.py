@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import pandas as pd
 
 from bench.html import render_report
 from bench.plots import write_plots
-from bench.store import atomic_write, results_frame, write_tables
+from bench.store import VERDICTS, atomic_write, results_frame, write_tables
 
 STATUS_MARKS = {"solved": "✓", "unsolved": "budget", "timeout": "time", "diverged": "✗ diverged",
                 "failed": "✗ failed"}
@@ -44,11 +43,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         bridged=("bridged", "sum"), steps_budget=("steps_budget", "first"),
     )
     summary["statuses"] = groups["status"].agg(lambda s: ",".join(sorted(set(s))))
-    summary["verdicts"] = groups["verdict"].agg(lambda s: ",".join(v for v in VERDICT_ORDER if v in set(s)))
+    summary["verdicts"] = groups["verdict"].agg(lambda s: ",".join(v for v in VERDICTS if v in set(s)))
     return summary.reset_index()
-
-
-VERDICT_ORDER = ("solved", "bridged", "partial memory", "at chance", "diverged", "failed")
 
 
 def verdict_text(row: pd.Series) -> str:

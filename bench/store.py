@@ -36,7 +36,7 @@ AT_CHANCE_ACCURACY = 0.1
 # Bridged: the test loss below the short-memory baseline by more than this many standard errors of the
 # test set's own sampling error (about 95% one-sided at 2).
 BRIDGED_SE = 2.0
-VERDICTS = ("solved", "bridged", "partial memory", "at chance")
+VERDICTS = ("solved", "bridged", "partial memory", "at chance", "diverged", "failed")
 OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step", "eval_positions")
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it), then put back
 os.umask(_UMASK)
@@ -173,9 +173,8 @@ def bridged(frame: pd.DataFrame) -> pd.Series:
     """Cells whose test loss beats the short-memory baseline (the best predictor blind to the inputs at
     the full span) by more than BRIDGED_SE standard errors, and that are not at chance: they carried
     information across the whole dependency."""
-    missing = pd.Series(float("nan"), index=frame.index)  # cells stored before these columns existed
-    loss, short = frame.get("loss", missing).astype(float), frame.get("short_memory_loss", missing).astype(float)
-    beats = loss < short - BRIDGED_SE * frame.get("loss_se", missing).astype(float).fillna(float("inf"))
+    loss, short = frame["loss"].astype(float), frame["short_memory_loss"].astype(float)
+    beats = loss < short - BRIDGED_SE * frame["loss_se"].astype(float).fillna(float("inf"))
     return beats & ~at_chance(frame)
 
 
@@ -183,9 +182,9 @@ def verdicts(frame: pd.DataFrame) -> pd.Series:
     """What a cell shows about memory: solved, bridged, partial memory (beats chance, not short memory),
     at chance; or its status when training broke down (diverged, failed)."""
     def one(row: pd.Series) -> str:
-        if row.get("status") in ("failed", "diverged") and pd.isna(row.get("loss")):
+        if row["status"] in ("failed", "diverged") and pd.isna(row["loss"]):
             return row["status"]
-        if row.get("solved"):
+        if row["solved"]:
             return "solved"
         return "at chance" if row["at_chance"] else "bridged" if row["bridged"] else "partial memory"
 

@@ -46,6 +46,10 @@ class Metrics:
     sequences: int
     positions: int
 
+    def summary(self) -> tuple[float, float, float]:
+        """(accuracy, fraction of sequences fully correct, mean loss): what a SolveRule judges."""
+        return self.accuracy, self.sequences_correct, self.loss
+
 
 @dataclass
 class Outcome:
@@ -76,9 +80,9 @@ class StreamWindow:
         self.filled, self.next = 0, 0
 
     def add(self, rows: np.ndarray) -> None:
-        for row in rows[-len(self.values):]:
-            self.values[self.next] = row
-            self.next = (self.next + 1) % len(self.values)
+        rows = rows[-len(self.values):]
+        self.values[(self.next + np.arange(len(rows))) % len(self.values)] = rows
+        self.next = (self.next + len(rows)) % len(self.values)
         self.filled = min(len(self.values), self.filled + len(rows))
 
     @property
@@ -152,7 +156,7 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
         loss_sum += loss_value
         window.add(numbers[2:].reshape(-1, 4))
         if outcome.steps_to_solve is None and window.full and step >= next_confirm and task.rule.holds(*window.summary()):
-            if task.rule.holds(*_confirmation(evaluate(model, task, valid_set))):
+            if task.rule.holds(*evaluate(model, task, valid_set).summary()):
                 outcome.status, outcome.steps_to_solve = "solved", step
             else:
                 next_confirm = step + confirm_gap
@@ -176,10 +180,6 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
 
 def _held_out(task: tasks.Task, cell: Cell, split: str, device: torch.device) -> Batch:
     return _to_device(task.generate(cell.train.eval_size, cell.length, cell.seed, split), device)
-
-
-def _confirmation(metrics: Metrics) -> tuple[float, float, float]:
-    return metrics.accuracy, metrics.sequences_correct, metrics.loss
 
 
 def _since_eval(step: int, every: int) -> int:
