@@ -62,6 +62,18 @@ def _log_length_axis(axis: plt.Axes, lengths: pd.Series) -> None:
     axis.minorticks_off()
 
 
+def _log_step_axis(axis: plt.Axes, steps: pd.Series, most: int = 6) -> None:
+    """A log y axis labelled at the step counts drawn (at most `most` of them, spread over the range):
+    solve steps often lie within one decade, where a plain log axis shows no label at all."""
+    values = sorted(set(steps.dropna().astype(float)))
+    axis.set_yscale("log")
+    if values:
+        count = min(most, len(values))
+        picks = sorted({values[round(i * (len(values) - 1) / max(count - 1, 1))] for i in range(count)})
+        axis.set_yticks(picks, [f"{value:,.0f}" for value in picks])
+        axis.minorticks_off()
+
+
 def _palette(models: Any) -> dict[str, Any]:
     return dict(zip(sorted(set(models)), sns.color_palette("colorblind")))
 
@@ -180,7 +192,7 @@ def plot_steps_to_solve(frame: pd.DataFrame, stem: Path) -> None:
         for model, group in budget.groupby("model"):
             axis.scatter(group["x"], group["steps"], marker="^", s=46, facecolors="white",
                          edgecolors=palette[model], zorder=3)
-        axis.set_yscale("log")
+        _log_step_axis(axis, pd.concat([solved.get("steps_to_solve", pd.Series(dtype=float)), budget["steps"]]))
         _log_length_axis(axis, cells["length"])
         axis.set_title(task, fontsize=10)
         axis.set_xlabel(f"L = {length_meaning(task)} (log scale)")

@@ -70,3 +70,9 @@ def test_plot_is_byte_stable_between_builds(tmp_path):
     build_report(tmp_path / "b", RECORDS, {"name": "t"})
     for name in sorted(p.name for p in (tmp_path / "a/plots").iterdir()):
         assert (tmp_path / "a/plots" / name).read_bytes() == (tmp_path / "b/plots" / name).read_bytes()
+
+
+def test_steps_to_solve_axis_is_labelled_at_the_steps_drawn_even_within_one_decade(tmp_path):
+    build_report(tmp_path, RECORDS, {"name": "t"})
+    svg = (tmp_path / "plots" / "steps_to_solve.svg").read_text()
+    assert all(f"<!-- {label} -->" in svg for label in ("1,000", "1,400", "4,000"))  # solves and the budget
