@@ -12,10 +12,14 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from bench.horizon import interval_text, with_settings
+
 STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "time limit", "diverged": "✗ diverged",
                 "failed": "✗ failed"}
 PLOTS = [("accuracy_vs_length", "Test accuracy against length L"), ("heatmap", "The grid at a glance"),
-         ("steps_to_solve", "Optimizer steps to solve"), ("learning_curves", "Learning curves")]
+         ("steps_to_solve", "Optimizer steps to solve"), ("learning_curves", "Learning curves"),
+         ("length_generalisation", "Trained at L, tested at L'")]
+SETTING_TABLE_COLUMNS = ["task", "model", "setting", "length", "valid_accuracy", "valid_loss", "test_accuracy"]
 CELL_COLUMNS = ["model", "length", "min_span", "seed", "status", "verdict", "accuracy", "accuracy_se",
                 "chance_accuracy", "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss",
                 "loss_ratio", "valid_accuracy", "window_accuracy", "steps", "steps_to_solve", "diverged_step",
@@ -104,15 +108,24 @@ def cell_anchor(task: str, model: str, length: int) -> str:
 def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame,
                   manifest: dict[str, Any], plots_dir: Path) -> str:
     """report.html for one run."""
+    from bench.report import cell_text, select_settings
+
     name = manifest.get("name", "")
     body = [f"<h1 id='top'>bench run <code>{_e(name)}</code></h1>", header_html(manifest)]
     if frame.empty:
         return page(f"bench {name}", body + ["<p>No finished cells yet.</p>"])
-    for task, task_summary in summary.groupby("task", sort=True):
-        body += task_section(frame[frame["task"] == task], task_summary)
+    body += horizons_html(frame) + published_html(frame, manifest)
+    shown = select_settings(summary)
+    for task, task_summary in shown.groupby("task", sort=True):
+        body += task_section(frame[frame["task"] == task], task_summary, several=len(shown) < len(summary))
+    if len(shown) < len(summary):
+        body += ["<h2 id='settings'>Every setting</h2>", table_html(summary.assign(
+            test_accuracy=summary.apply(cell_text, axis=1)), SETTING_TABLE_COLUMNS)]
+    body += length_generalisation_html(records)
     body += plots_section(plots_dir)
-    body += ["<h2 id='cells'>All cells</h2>", table_html(frame.sort_values(["task", "model", "length", "seed"]),
-                                                          ["task", *CELL_COLUMNS, "key"])]
+    cells = with_settings(frame).sort_values(["task", "model", "setting", "length", "seed"])
+    columns = ["task", "model", *(["setting"] if cells["setting"].str.len().any() else []), *CELL_COLUMNS[1:], "key"]
+    body += ["<h2 id='cells'>All cells</h2>", table_html(cells, columns)]
     body += ["<h2 id='details'>Cell details</h2>", *details_html(records)]
     return page(f"bench {name}", body)
 
@@ -126,16 +139,51 @@ def header_html(manifest: dict[str, Any]) -> str:
     return f"<dl class='meta'>{rows}</dl>"
 
 
-def task_section(cells: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+def horizons_html(frame: pd.DataFrame) -> list[str]:
+    """The headline: each model's horizon with its interval, before any grid."""
+    from bench.horizon import HORIZON_RULE, headline
+
+    items = "".join(f"<li>{_e(text)}</li>" for text in headline(frame))
+    return ["<h2 id='horizons'>Horizons</h2>", f"<p>{_e(HORIZON_RULE)}</p>", f"<ul class='horizons'>{items}</ul>"]
+
+
+def published_html(frame: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
+    """For a preset run: the published numbers beside ours, with chance."""
+    from bench.presets import comparison_table
+
+    table = comparison_table(frame, manifest.get("preset"))
+    if table is None:
+        return []
+    from bench.presets import get
+
+    preset = get(manifest["preset"])
+    differences = "".join(f"<li>{_e(text)}</li>" for text in preset.differences)
+    return [f"<h2 id='published'>Published beside ours ({_e(preset.name)})</h2>",
+            f"<p>{_e(preset.title)}. Source: {_e(preset.source)}.</p>",
+            table_html(table.reset_index(), list(table.reset_index().columns)),
+            f"<p>What this run does differently from the paper:</p><ul>{differences}</ul>"]
+
+
+def length_generalisation_html(records: list[dict[str, Any]]) -> list[str]:
+    """Train at L, test at L' (only when `--eval-lengths` was asked for)."""
+    from bench.generalisation import generalisation_summary
+
+    table = generalisation_summary(records)
+    if table.empty:
+        return []
+    return ["<h2 id='generalisation'>Length generalisation (trained at L, tested at L')</h2>",
+            table_html(table, list(table.columns))]
+
+
+def task_section(cells: pd.DataFrame, summary: pd.DataFrame, several: bool = False) -> list[str]:
     """One task's heading, chance and solve criterion, and its model x length grid."""
-    from bench.report import task_notes
+    from bench.report import GRID_NOTE, SELECTION_NOTE, task_notes
 
     first = cells.iloc[0]
+    selection = f"<p>{_e(SELECTION_NOTE)}</p>" if several else ""
     return [f"<h2 id='task-{_e(first['task'])}'>{_e(first['task'])} <small>(version {first['task_version']})</small></h2>",
-            f"<p>{_e(task_notes(cells))} Each cell: test accuracy on the scored positions, mean over seeds "
-            f"± sd, and its outcome (bridged: test loss below the short-memory baseline beyond its sampling "
-            f"error; partial memory: better than chance only). Colour: <span class='legend'></span> chance → "
-            f"perfect. Click a cell for its learning curves.</p>",
+            f"<p>{_e(task_notes(cells))} {_e(GRID_NOTE)} Colour: <span class='legend'></span> chance → "
+            f"perfect. Click a cell for its learning curves.</p>{selection}",
             grid_html(summary)]
 
 
@@ -165,7 +213,7 @@ def report_cell(row: pd.Series, link: bool = True) -> str:
     broken = any(s in ("diverged", "failed") for s in statuses)
     accuracy = row["accuracy"]
     shown = "—" if pd.isna(accuracy) else f"{accuracy:.3f}"
-    spread = f" ±{row['accuracy_sd']:.3f}" if row["seeds"] > 1 and pd.notna(row["accuracy_sd"]) else ""
+    spread = " " + interval_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"), share=True)
     outcome = outcome_text(row, statuses)
     content = (f"<span class='acc'>{shown}</span>{spread}<br><span class='sub'>chance {row['chance_accuracy']:.3f}"
                f"</span><br><span class='sub'>{_e(outcome)}</span>")

@@ -16,6 +16,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from bench.generalisation import generalisation_frame  # noqa: E402
+from bench.horizon import horizons, mean_interval  # noqa: E402
 from bench.showing import length_meaning  # noqa: E402
 from bench.store import atomic_write  # noqa: E402
 
@@ -35,6 +37,7 @@ def write_plots(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.
     plot_learning_curves(records, folder / "learning_curves")
     plot_heatmap(summary, folder / "heatmap")
     plot_steps_to_solve(frame, folder / "steps_to_solve")
+    plot_length_generalisation(records, folder / "length_generalisation")
 
 
 def _save(figure: plt.Figure, stem: Path) -> None:
@@ -93,26 +96,38 @@ def plot_accuracy_vs_length(frame: pd.DataFrame, stem: Path) -> None:
 
 
 def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
-    # failed or diverged-before-any-eval cells have no accuracy: draw them at 0 so they stay visible;
+    # the line and its band are the seed mean and its 95% t interval over the cells that have a test
+    # accuracy; failed and diverged-before-any-eval cells have none and are drawn apart, as crosses at 0;
     # each model is shifted a few percent along the log axis so markers at chance do not hide each other
     cells = cells.assign(shown=cells["accuracy"].fillna(0.0), x=_dodged_lengths(cells, palette))
-    sns.lineplot(data=cells, x="x", y="shown", hue="model", palette=palette, errorbar=("pi", 100),
-                 ax=axis, legend=False, linewidth=1.6)
+    measured = cells[cells["accuracy"].notna()]
+    if len(measured):
+        sns.lineplot(data=measured, x="x", y="accuracy", hue="model", palette=palette, errorbar=mean_interval,
+                     ax=axis, legend=False, linewidth=1.6)
     for (model, status), group in cells.groupby(["model", "status"]):
         marker, _ = STATUS_MARKERS[status]
         hollow = status in ("unsolved", "timeout")
         axis.scatter(group["x"], group["shown"], marker=marker, s=46, zorder=3,
                      facecolors="white" if hollow else palette[model], edgecolors=palette[model],
                      linewidths=1.4)
+    _mark_horizons(axis, cells, task, palette)
     first = cells.iloc[0]
     axis.axhline(first["chance_accuracy"], color="0.35", linestyle="--", linewidth=1.1)
     if _has_short_memory(cells):
         axis.axhline(first["short_memory_accuracy"], color="0.55", linestyle=(0, (1, 2)), linewidth=1.3)
     _log_length_axis(axis, cells["length"])
-    axis.set_ylim(-0.03, 1.03)
+    axis.set_ylim(-0.03, 1.08)
     axis.set_title(f"{task} (v{first['task_version']})", fontsize=10)
     axis.set_xlabel(f"L = {length_meaning(task)} (log scale)")
     axis.set_ylabel("test accuracy, scored positions")
+
+
+def _mark_horizons(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
+    """A downward triangle above each model's horizon (the longest L at least half its seeds solved)."""
+    for found in horizons(cells):
+        if found.length is not None:
+            x = _dodged_lengths(pd.DataFrame({"length": [found.length], "model": [found.model]}), palette).iloc[0]
+            axis.scatter([x], [1.05], marker="v", s=70, color=palette[found.model], zorder=4, clip_on=False)
 
 
 def _has_short_memory(cells: pd.DataFrame) -> bool:
@@ -133,7 +148,9 @@ def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame) -> list[Line2D
         handles.append(Line2D([], [], marker=marker, linestyle="", color="0.2", label=label,
                               markerfacecolor="white" if hollow else "0.2"))
     if len(frame["seed"].unique()) > 1:
-        handles.append(Line2D([], [], color="0.7", linewidth=6, alpha=0.5, label="range over seeds"))
+        handles.append(Line2D([], [], color="0.7", linewidth=6, alpha=0.5, label="95% interval of the seed mean"))
+    if any(found.length is not None for found in horizons(frame)):
+        handles.append(Line2D([], [], marker="v", linestyle="", color="0.2", label="horizon (≥ half of seeds solved)"))
     return handles
 
 
@@ -203,3 +220,26 @@ def plot_steps_to_solve(frame: pd.DataFrame, stem: Path) -> None:
     figure.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.tight_layout()
     _save(figure, stem)
+
+
+def plot_length_generalisation(records: list[dict[str, Any]], stem: Path) -> None:
+    """Trained at L, tested at L': test accuracy against L', a panel per (task, trained L), a line per
+    model (seed mean with its 95% interval), chance dashed and the training length dotted."""
+    points = generalisation_frame(records)
+    points = points[points["accuracy"].notna()]
+    if points.empty:
+        return
+    grid = sns.relplot(data=points, x="eval_length", y="accuracy", hue="model", row="task", col="length",
+                       kind="line", marker="o", errorbar=mean_interval, palette=_palette(points["model"]),
+                       height=2.8, aspect=1.3, facet_kws={"sharex": False, "margin_titles": True})
+    for (task, length), axis in grid.axes_dict.items():
+        here = points[(points["task"] == task) & (points["length"] == length)]
+        if len(here):
+            chance = here.sort_values("eval_length")
+            axis.plot(chance["eval_length"], chance["chance_accuracy"], color="0.35", linestyle="--", linewidth=1)
+            axis.axvline(length, color="0.6", linestyle=":", linewidth=1)
+            _log_length_axis(axis, here["eval_length"])
+        axis.set_ylim(-0.03, 1.03)
+    grid.set_titles(row_template="{row_name}", col_template="trained at L={col_name}")
+    grid.set_axis_labels("tested at L' (log scale)", "test accuracy")
+    _save(grid.figure, stem)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.horizon import interval_text, mean_interval, with_settings
 from bench.html import render_report
 from bench.plots import write_plots
 from bench.store import VERDICTS, atomic_write, results_frame, write_tables
@@ -22,18 +23,30 @@ def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[st
     frame = results_frame(records)
     manifest = {**manifest, "machines": fingerprint_note({"run": records})}
     write_tables(run_dir, frame)
+    _write_generalisation(run_dir, records)
     summary = summarize(frame) if len(frame) else pd.DataFrame()
-    if len(frame):
-        write_plots(frame, records, summary, run_dir / "plots")
-    atomic_write(run_dir / "report.md", markdown_report(frame, manifest).encode())
+    if len(frame):  # the plots show the selected setting per (task, model, L), like the grids
+        shown = select_settings(summary)
+        write_plots(selected_cells(frame, shown), records, shown, run_dir / "plots")
+    atomic_write(run_dir / "report.md", markdown_report(frame, manifest, records).encode())
     page = render_report(frame, records, summary, manifest, run_dir / "plots")
     atomic_write(run_dir / "report.html", page.encode())
     return frame
 
 
+def _write_generalisation(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    from bench.generalisation import generalisation_frame
+
+    table = generalisation_frame(records)
+    if len(table):
+        atomic_write(run_dir / "generalisation.csv", table.to_csv(index=False).encode())
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, model, length): seed mean and spread, status counts, steps to solve."""
-    groups = frame.groupby(["task", "model", "length"], sort=True)
+    """One row per (task, model, setting, length): seed mean with its 95% interval, the share of seeds
+    solved, status counts, steps to solve, and the validation numbers the selection reads."""
+    frame = with_settings(frame)
+    groups = frame.groupby(["task", "model", "setting", "length"], sort=True)
     summary = groups.agg(
         seeds=("seed", "count"), accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
         accuracy_min=("accuracy", "min"), accuracy_max=("accuracy", "max"),
@@ -41,10 +54,40 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         chance_accuracy=("chance_accuracy", "first"), at_chance=("at_chance", "all"),
         short_memory_accuracy=("short_memory_accuracy", "first"), min_span=("min_span", "first"),
         bridged=("bridged", "sum"), steps_budget=("steps_budget", "first"),
+        valid_accuracy=("valid_accuracy", "mean"), valid_loss=("valid_loss", "mean"),
     )
+    interval = groups["accuracy"].agg(mean_interval)
+    summary["accuracy_low"] = interval.map(lambda pair: pair[0])
+    summary["accuracy_high"] = interval.map(lambda pair: pair[1])
+    summary["solved_share"] = summary["solved"] / summary["seeds"]
     summary["statuses"] = groups["status"].agg(lambda s: ",".join(sorted(set(s))))
     summary["verdicts"] = groups["verdict"].agg(lambda s: ",".join(v for v in VERDICTS if v in set(s)))
     return summary.reset_index()
+
+
+def select_settings(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, model, length), the setting with the best mean validation accuracy (then the lowest
+    validation loss); its test numbers are what the grids show. The test split is never read here."""
+    if summary.empty or summary.groupby(["task", "model", "length"]).size().max() == 1:
+        return summary
+    ranked = summary.assign(_acc=summary["valid_accuracy"].astype(float).fillna(-1.0),
+                            _loss=summary["valid_loss"].astype(float).fillna(float("inf")))
+    ranked = ranked.sort_values(["task", "model", "length", "_acc", "_loss", "setting"],
+                                ascending=[True, True, True, False, True, True])
+    chosen = ranked.drop_duplicates(["task", "model", "length"]).drop(columns=["_acc", "_loss"])
+    return chosen.assign(chosen=chosen["setting"]).reset_index(drop=True)
+
+
+def selected_cells(frame: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """The cells of the settings `select_settings` chose (all cells when one setting was run)."""
+    frame = with_settings(frame)
+    chosen = shown[["task", "model", "length", "setting"]]
+    return frame.merge(chosen, on=["task", "model", "length", "setting"], how="inner")
+
+
+SELECTION_NOTE = ("Several settings were swept: each grid cell shows the setting with the best mean validation "
+                  "accuracy (ties: lowest validation loss) for its (model, L), and that setting's test numbers; "
+                  "the test split selects nothing. Every setting's numbers are in the full table.")
 
 
 def verdict_text(row: pd.Series) -> str:
@@ -58,15 +101,19 @@ def verdict_text(row: pd.Series) -> str:
 
 
 def cell_text(row: pd.Series) -> str:
-    """`✓ 0.995 ±0.003 (3/3 solved, 1,100 steps)` or `0.084 ≈chance, budget 4,000` for a grid cell."""
+    """`✓ 0.995 [0.990, 1.000] (3/3 solved, 1,100 steps)` or `0.084 (n=1, no interval, ≈chance, budget
+    4,000 hit)` for a grid cell: the seed mean, its 95% interval and the share of seeds solved."""
     statuses = row["statuses"].split(",")
     if all(s in ("failed", "diverged") for s in statuses):
         return " / ".join(STATUS_MARKS[s] for s in statuses)
     accuracy = "n/a" if pd.isna(row["accuracy"]) else f"{row['accuracy']:.3f}"
-    spread = f" ±{row['accuracy_sd']:.3f}" if row["seeds"] > 1 and pd.notna(row["accuracy_sd"]) else ""
-    parts = []
+    interval = interval_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"), share=True)
+    parts = [interval] if interval.startswith("n=") else []
+    spread = "" if parts else f" {interval}"
     if row["solved"]:
         parts.append(f"{int(row['solved'])}/{row['seeds']} solved, {int(row['steps_to_solve']):,} steps")
+    elif row["seeds"] > 1:
+        parts.append(f"0/{row['seeds']} solved")
     if row["at_chance"]:
         parts.append("≈chance")
     if verdict_text(row) and row["solved"] < row["seeds"]:
@@ -74,26 +121,45 @@ def cell_text(row: pd.Series) -> str:
     if "unsolved" in statuses:
         parts.append(f"budget {int(row['steps_budget']):,} hit")
     parts += [STATUS_MARKS[s] for s in statuses if s in ("timeout", "diverged", "failed")]
+    if isinstance(row.get("chosen"), str) and row["chosen"]:
+        parts.append(f"selected: {row['chosen']}")
     mark = "✓ " if row["solved"] == row["seeds"] else ""
     return f"{mark}{accuracy}{spread}" + (f" ({', '.join(parts)})" if parts else "")
 
 
-def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
-    """report.md: header with provenance, a model x length grid per task, then every cell."""
+GRID_NOTE = ("Cells show test accuracy on the scored positions: the mean over seeds with its 95% t interval "
+             "(n=1: no interval), the share of seeds solved, and what the seeds show: ✓ solved, bridged (test loss "
+             "below the short-memory baseline beyond its sampling error), partial memory (better than chance, not "
+             "than short memory), ≈chance.")
+
+
+def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any],
+                    records: list[dict[str, Any]] | None = None) -> str:
+    """report.md: header with provenance, the horizons, a model x length grid per task, then every cell."""
+    from bench.horizon import HORIZON_RULE, headline
+
     lines = [f"# bench run `{manifest.get('name', '')}`", "", *_header_lines(manifest), ""]
     if frame.empty:
         return "\n".join(lines + ["No finished cells yet."]) + "\n"
+    lines += ["## Horizons", "", HORIZON_RULE, "", *[f"- {text}" for text in headline(frame)], ""]
+    lines += published_lines(frame, manifest)
     summary = summarize(frame)
+    shown = select_settings(summary)
+    several = len(shown) < len(summary)
     for task, cells in frame.groupby("task", sort=True):
         first = cells.iloc[0]
-        lines += [f"## {task} (version {first['task_version']})", "",
-                  f"{task_notes(cells)} Cells show test accuracy on the scored positions (mean over seeds ± sd) "
-                  "and what the seeds show: ✓ solved, bridged (test loss below the short-memory baseline "
-                  "beyond its sampling error), partial memory (better than chance, not than short memory), "
-                  "≈chance.", "",
-                  _grid_table(summary[summary["task"] == task]), ""]
-    lines += ["## All cells", "", _cells_table(frame), ""]
+        lines += [f"## {task} (version {first['task_version']})", "", f"{task_notes(cells)} {GRID_NOTE}", "",
+                  *([SELECTION_NOTE, ""] if several else []), _grid_table(shown[shown["task"] == task]), ""]
+    if several:
+        lines += ["## Every setting", "", _settings_table(summary), ""]
+    lines += [*length_generalisation_lines(records or []), "## All cells", "", _cells_table(frame), ""]
     return "\n".join(lines)
+
+
+def _settings_table(summary: pd.DataFrame) -> str:
+    table = summary.assign(test_accuracy=summary.apply(cell_text, axis=1))[
+        ["task", "model", "setting", "length", "valid_accuracy", "valid_loss", "test_accuracy"]]
+    return _plain_markdown(table.set_index("task").round(4))
 
 
 def task_notes(cells: pd.DataFrame) -> str:
@@ -163,7 +229,10 @@ def _cells_table(frame: pd.DataFrame) -> str:
     columns = ["model", "length", "min_span", "seed", "status", "verdict", "accuracy", "chance_accuracy",
                "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss", "steps",
                "steps_to_solve", "seconds"]
-    table = frame.sort_values(["task", "model", "length", "seed"])[["task", *columns]].set_index("task")
+    frame = with_settings(frame)
+    if frame["setting"].str.len().any():
+        columns = ["model", "setting", *columns[1:]]
+    table = frame.sort_values(["task", "model", "setting", "length", "seed"])[["task", *columns]].set_index("task")
     return _plain_markdown(table.round(4))
 
 
@@ -173,3 +242,28 @@ def _plain_markdown(table: pd.DataFrame) -> str:
             for index, values in zip(table.index, table.itertuples(index=False))]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def published_lines(frame: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
+    """For a preset run: the published numbers beside ours, with chance (nothing for other runs)."""
+    from bench.presets import comparison_table
+
+    table = comparison_table(frame, manifest.get("preset"))
+    if table is None:
+        return []
+    from bench.presets import get
+
+    preset = get(manifest["preset"])
+    return [f"## Published beside ours ({preset.name})", "", f"{preset.title}. Source: {preset.source}.", "",
+            _plain_markdown(table), "", "What this run does differently from the paper:", "",
+            *[f"- {text}" for text in preset.differences], ""]
+
+
+def length_generalisation_lines(records: list[dict[str, Any]]) -> list[str]:
+    """Train at L, test at L': the table of `--eval-lengths` (nothing when none were asked for)."""
+    from bench.generalisation import generalisation_summary
+
+    table = generalisation_summary(records)
+    if table.empty:
+        return []
+    return ["## Length generalisation (trained at L, tested at L')", "", _plain_markdown(table.set_index("task").round(4)), ""]

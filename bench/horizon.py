@@ -1,0 +1,182 @@
+"""Seed statistics and the dependency horizon: how long a dependency each model learns.
+
+The horizon of a (task, model, setting) is the largest length at which at least half of the seeds
+solved the task. Its interval is a percentile bootstrap over seeds: seeds are resampled as whole
+columns (a seed's cells at every length move together), the horizon is recomputed on each resample,
+and the 2.5% and 97.5% points are reported as lengths that were actually run.
+
+Diverged seeds count as not solved (training broke down: the model did not learn). Failed cells (an
+error in the harness, not in the model) are left out, and the headline says how many.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+BOOTSTRAP_DRAWS = 2000
+BOOTSTRAP_SEED = 0  # the interval is a pure function of the cells
+SOLVED_SHARE = 0.5  # at least this share of the seeds must solve a length
+# two-sided 95% Student t quantiles by degrees of freedom (1..30); beyond 30 the normal 1.96 is within 2%
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042)
+SETTING_COLUMNS = ("hidden", "layers", "lr", "batch_size")
+SETTING_LABELS = {"hidden": "hidden", "layers": "layers", "lr": "lr", "batch_size": "batch"}
+
+
+def t95(n: int) -> float:
+    """The two-sided 95% Student t quantile for the mean of `n` values (nan below 2)."""
+    if n < 2:
+        return math.nan
+    return _T95[n - 2] if n - 1 <= len(_T95) else 1.96
+
+
+def mean_interval(values: pd.Series) -> tuple[float, float]:
+    """The 95% t interval of the mean of `values` (missing ones left out); (nan, nan) for fewer than 2.
+    Accuracies are shares: clip the interval to [0, 1] where it is shown (see `interval_text`)."""
+    values = values.dropna().astype(float)
+    if len(values) < 2:
+        return math.nan, math.nan
+    half = t95(len(values)) * values.std(ddof=1) / math.sqrt(len(values))
+    return values.mean() - half, values.mean() + half
+
+
+def interval_text(n: int, low: float, high: float, spec: str = ".3f", share: bool = False) -> str:
+    """`[0.812, 0.934]`, or `n=1, no interval`; a `share` (an accuracy) is clipped to [0, 1]."""
+    if n < 2 or pd.isna(low):
+        return f"n={n}, no interval"
+    if share:
+        low, high = max(low, 0.0), min(high, 1.0)
+    return f"[{low:{spec}}, {high:{spec}}]"
+
+
+def setting_label(row: pd.Series | dict, columns: tuple[str, ...] = SETTING_COLUMNS) -> str:
+    """`hidden 128, lr 0.001`: the hyperparameters (of `columns`) a cell was trained with."""
+    return ", ".join(f"{SETTING_LABELS[c]} {row[c]:g}" if isinstance(row[c], float) else f"{SETTING_LABELS[c]} {row[c]}"
+                     for c in columns if c in row and row[c] is not None and not pd.isna(row[c]))
+
+
+def varying_settings(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The setting columns that take more than one value in `frame`: the ones a label must name."""
+    return tuple(c for c in SETTING_COLUMNS if c in frame and frame[c].nunique(dropna=False) > 1)
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """One (task, model, setting)'s horizon: `length` is None when no length was solved."""
+
+    task: str
+    model: str
+    setting: str
+    length: int | None
+    low: int | None
+    high: int | None
+    seeds: int
+    lengths: tuple[int, ...]
+    failed: int = 0
+    unsolved_below: tuple[int, ...] = ()  # shorter lengths not solved: the results are not monotone
+
+    @property
+    def interval(self) -> str:
+        if self.seeds < 2:
+            return "n=1, no interval"
+        return f"[{_length_text(self.low)}, {_length_text(self.high)}]"
+
+    def text(self, with_setting: bool = False) -> str:
+        """`gru: adding solved up to L=200 [100, 200] (3 seeds)` or `rnn: adding, none of 50..1000`."""
+        who = f"{self.model} ({self.setting})" if with_setting and self.setting else self.model
+        span = f"{self.lengths[0]}..{self.lengths[-1]}" if len(self.lengths) > 1 else f"{self.lengths[0]}"
+        seeds = f"{self.seeds} seed{'s' if self.seeds != 1 else ''}"
+        notes = [seeds]
+        if self.failed:
+            notes.append(f"{self.failed} failed cell(s) left out")
+        if self.length is None:
+            return f"{who}: {self.task} solved at none of L={span} ({', '.join(notes)})"
+        if self.length == self.lengths[-1]:
+            notes.append("every length tried was solved: the horizon may lie further")
+        if self.unsolved_below:
+            notes.append(f"not monotone: unsolved at L={','.join(map(str, self.unsolved_below))}")
+        return f"{who}: {self.task} solved up to L={self.length} {self.interval} ({'; '.join(notes)})"
+
+
+def _length_text(length: int | None) -> str:
+    return "none" if length is None else str(length)
+
+
+def solved_matrix(cells: pd.DataFrame) -> tuple[list[int], np.ndarray, int]:
+    """(lengths, lengths x seeds array of 1 solved / 0 not / nan missing, failed cells left out)."""
+    usable = cells[cells["status"] != "failed"]
+    lengths = sorted(int(length) for length in cells["length"].unique())
+    table = usable.pivot_table(index="length", columns="seed", values="solved", aggfunc="max")
+    table = table.reindex(lengths).astype(float)
+    return lengths, table.to_numpy(), int((cells["status"] == "failed").sum())
+
+
+def horizon_shares(solved: np.ndarray) -> np.ndarray:
+    """The share of present (not failed) seeds that solved, per length; nan where none is present."""
+    present = (~np.isnan(solved)).sum(axis=-1)
+    return np.where(present > 0, np.nansum(solved, axis=-1) / np.maximum(present, 1), np.nan)
+
+
+def horizon_index(solved: np.ndarray) -> np.ndarray:
+    """For arrays of lengths x ... x seeds: the index of the longest length at least half of whose
+    present seeds solved it, -1 where none."""
+    share = horizon_shares(solved)
+    ok = np.nan_to_num(share, nan=0.0) >= SOLVED_SHARE
+    last = ok.shape[0] - 1 - np.argmax(ok[::-1], axis=0)
+    return np.where(ok.any(axis=0), last, -1)
+
+
+def bootstrap_interval(solved: np.ndarray, draws: int = BOOTSTRAP_DRAWS) -> tuple[int, int]:
+    """The 2.5% and 97.5% points (as length indices, -1 for none) of the horizon over seed resamples."""
+    seeds = solved.shape[1]
+    picks = np.random.default_rng(BOOTSTRAP_SEED).integers(0, seeds, size=(draws, seeds))
+    resampled = solved[:, picks]  # lengths x draws x seeds
+    indices = np.sort(horizon_index(resampled))
+    return int(indices[int(0.025 * (draws - 1))]), int(indices[math.ceil(0.975 * (draws - 1))])
+
+
+def horizon_of(cells: pd.DataFrame, task: str, model: str, setting: str) -> Horizon:
+    """The horizon of one (task, model, setting) from its cells (one per length and seed)."""
+    lengths, solved, failed = solved_matrix(cells)
+    index = int(horizon_index(solved))
+    seeds = int(cells["seed"].nunique())
+    at = (lambda i: None if i < 0 else lengths[i])
+    low, high = bootstrap_interval(solved) if seeds > 1 else (index, index)
+    shares = horizon_shares(solved)
+    below = tuple(lengths[i] for i in range(max(index, 0)) if not shares[i] >= SOLVED_SHARE)
+    return Horizon(task, model, setting, at(index), at(low), at(high), seeds, tuple(lengths), failed,
+                   below if index >= 0 else ())
+
+
+def horizons(frame: pd.DataFrame) -> list[Horizon]:
+    """One horizon per (task, model, setting) in a results table, in a stable order."""
+    frame = with_settings(frame)
+    return [horizon_of(cells, task, model, setting)
+            for (task, model, setting), cells in frame.groupby(["task", "model", "setting"], sort=True)]
+
+
+def with_settings(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with a `setting` column naming each cell's hyperparameters."""
+    if "setting" in frame:
+        return frame
+    columns = varying_settings(frame)
+    labels = frame.apply(setting_label, axis=1, columns=columns) if len(frame) else pd.Series(dtype=str)
+    return frame.assign(setting=labels)
+
+
+def headline(frame: pd.DataFrame) -> list[str]:
+    """One line per (task, model, setting): the horizon and its interval; settings are named only when
+    a sweep has several."""
+    found = horizons(frame)
+    several = len({h.setting for h in found}) > 1
+    return [h.text(with_setting=several) for h in found]
+
+
+HORIZON_RULE = ("Horizon: the largest L at which at least half of the seeds solved; in brackets a 95% "
+                "percentile bootstrap interval over seeds (diverged seeds count as unsolved, failed cells are "
+                "left out).")
