@@ -7,6 +7,7 @@ oneDNN kernels do the work.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 import inspect
@@ -121,6 +122,36 @@ def _accepts(factory: ModelFactory, argument: str) -> bool:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+PARAMS_TOLERANCE = 0.05
+MAX_WIDTH = 65536
+
+
+class ParamsTooSmall(ValueError):
+    """No width gives a parameter count within PARAMS_TOLERANCE of the target."""
+
+
+@functools.lru_cache(maxsize=None)
+def width_for_params(name: str, target: int, n_inputs: int, n_outputs: int, tokens: bool, layers: int = 1) -> int:
+    """The hidden size whose parameter count is closest to `target` (counts grow with the width, so a
+    bisection finds it); ParamsTooSmall when even that is more than 5% away."""
+    def count(hidden: int) -> int:
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave global state alone
+            return count_parameters(build(name, n_inputs, n_outputs, hidden, layers, tokens, seq_len=100))
+
+    high = 1
+    while count(high) < target and high < MAX_WIDTH:  # double first: never build a model far too large
+        high *= 2
+    low = high // 2 + 1 if high > 1 else 1
+    while low < high:  # the smallest width with at least `target` parameters
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if count(middle) < target else (low, middle)
+    best = min({max(low - 1, 1), low}, key=lambda hidden: abs(count(hidden) - target))
+    if abs(count(best) - target) > PARAMS_TOLERANCE * target:
+        raise ParamsTooSmall(f"--params {target:,}: {name} has {count(best):,} parameters at its closest width "
+                             f"({best}), more than {PARAMS_TOLERANCE:.0%} away (its smallest, width 1, has {count(1):,})")
+    return best
 
 
 def state_floats_per_step(name: str, steps: int = 1, hidden: int = 1) -> float:

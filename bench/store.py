@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 SCHEMA = 1
-NESTED = ("curve", "provenance")  # kept in the cell file, left out of the flat tables
+NESTED = ("curve", "provenance", "generalisation")  # kept in the cell file, left out of the flat tables
 # At chance: the test loss no more than 10% below the memoryless loss (loss / chance > 0.9), and the
 # accuracy less than 10% of the way from chance to perfect. The loss catches the published trap (copy's
 # CE equal to the memoryless CE); the accuracy keeps a cell that does beat chance, but with poorly

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import tasks
@@ -29,6 +29,19 @@ class TrainConfig:
     eval_size: int = 1000  # held-out sequences from the eval split
     time_limit: float = 0.0  # seconds per cell; 0 means none
     stop: str = "solved"  # "solved": stop at a confirmed solve; "budget": train the whole budget regardless
+    eval_lengths: tuple[int, ...] = ()  # after training, also test at these lengths (train at L, test at L')
+
+    def identity(self) -> dict[str, Any]:
+        """The settings as plain data; settings added later are left out at their default, so cells
+        stored before they existed keep their keys."""
+        data = asdict(self)
+        for name, default in LATER_DEFAULTS.items():
+            if data[name] == default:
+                del data[name]
+        return data
+
+
+LATER_DEFAULTS: dict[str, Any] = {"eval_lengths": ()}
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,7 @@ class Cell:
             "task": tasks.get(self.task).identity(),
             "length": self.length,
             "model": {**models.identity(self.model), **asdict(self.model_config)},
-            "train": asdict(self.train),
+            "train": self.train.identity(),
             "seed": self.seed,
             "device": self.device_kind,
             # oneDNN's CPU kernels may sum in another order with another thread count (seen: LSTM)
@@ -83,7 +96,11 @@ class Cell:
 
 @dataclass(frozen=True)
 class Sweep:
-    """What a `bench run` computes: every task x length x model x seed."""
+    """What a `bench run` computes: every task x length x model x setting x seed.
+
+    A setting is one (hidden, lr, batch size): `hiddens`, `lrs` and `batch_sizes` sweep them (empty: the
+    single value in `model_config` / `train`). With `params` > 0 each model's width is chosen per task so
+    that its parameter count is within 5% of `params` (it replaces `hiddens`)."""
 
     tasks: tuple[str, ...]
     lengths: tuple[int, ...]
@@ -93,20 +110,41 @@ class Sweep:
     train: TrainConfig = TrainConfig()
     device: str = "cpu"
     threads: int = 1  # per cell; how many cells run at once is the executor's business
+    hiddens: tuple[int, ...] = ()
+    lrs: tuple[float, ...] = ()
+    batch_sizes: tuple[int, ...] = ()
+    params: int = 0
 
     def expand(self) -> list[Cell]:
-        """The cells in a fixed order: task, length, model, seed."""
+        """The cells in a fixed order: task, length, model, setting (hidden, lr, batch), seed."""
         return [
-            Cell(task, length, model, seed, self.model_config, self.train, self.device, self.threads)
+            Cell(task, length, model, seed, replace(self.model_config, hidden=hidden),
+                 replace(self.train, lr=lr, batch_size=batch), self.device, self.threads)
             for task in self.tasks
             for length in self.lengths
             for model in self.models
+            for hidden in self.widths(task, model)
+            for lr in self.lrs or (self.train.lr,)
+            for batch in self.batch_sizes or (self.train.batch_size,)
             for seed in self.seeds
         ]
 
+    def widths(self, task: str, model: str) -> tuple[int, ...]:
+        """The hidden sizes `model` is trained with on `task`."""
+        if self.params:
+            spec = tasks.get(task)
+            return (models.width_for_params(model, self.params, spec.n_inputs, spec.n_outputs,
+                                            spec.inputs == "tokens", self.model_config.layers),)
+        return self.hiddens or (self.model_config.hidden,)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for the manifest."""
-        return asdict(self)
+        """Plain data for the manifest (axes added later are left out when unused, so the run folder of
+        a sweep written before they existed keeps its name)."""
+        data = {**asdict(self), "train": self.train.identity()}
+        for name in ("hiddens", "lrs", "batch_sizes", "params"):
+            if not data[name]:
+                del data[name]
+        return data
 
     def default_name(self) -> str:
         """`adding-1a2b3c4d`: the same sweep always lands in the same run folder."""

@@ -68,6 +68,7 @@ class Outcome:
     train_seconds: float = 0.0
     error: str | None = None
     curve: list[dict[str, float]] = field(default_factory=list)
+    generalisation: list[dict[str, Any]] = field(default_factory=list)  # at --eval-lengths
 
 
 class StreamWindow:
@@ -176,6 +177,21 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     outcome.train_seconds = time.perf_counter() - clock
     test = evaluate(model, task, _held_out(task, cell, "test", device))
     outcome.test = test if math.isfinite(test.loss) else None
+    outcome.generalisation = [_tested_at(model, task, cell, length, device) for length in budget.eval_lengths]
+
+
+def _tested_at(model: torch.nn.Module, task: tasks.Task, cell: Cell, length: int, device: torch.device) -> dict[str, Any]:
+    """The trained model on the test split at another length L' (length generalisation)."""
+    row: dict[str, Any] = {"length": length, "min_span": task.min_span(length),
+                           "chance_accuracy": task.chance_accuracy_at(length),
+                           "short_memory_accuracy": task.short_memory_baseline(length)[1]}
+    try:
+        held_out = _to_device(task.generate(cell.train.eval_size, length, cell.seed, "test"), device)
+        metrics = evaluate(model, task, held_out)
+        row.update(accuracy=metrics.accuracy, loss=metrics.loss, sequences_correct=metrics.sequences_correct)
+    except Exception as error:  # a model bound to its training length (positional tables) says so here
+        row["error"] = f"{type(error).__name__}: {error}"
+    return row
 
 
 def _held_out(task: tasks.Task, cell: Cell, split: str, device: torch.device) -> Batch:
@@ -291,7 +307,7 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
         "diverged_step": outcome.diverged_step, "seconds": round(seconds, 3),
         "steps_per_second": outcome.steps / seconds if seconds > 0 else None,
         "device": cell.device, "error": outcome.error,
-        "curve": outcome.curve, "provenance": _cell_provenance(cell, started),
+        "curve": outcome.curve, "generalisation": outcome.generalisation, "provenance": _cell_provenance(cell, started),
     }
 
 

@@ -1,6 +1,7 @@
 """Baselines beyond rnn / lstm / gru, each as its paper defines it:
 
 - irnn: ReLU RNN with identity recurrent weights (Le, Jaitly & Hinton 2015)
+- lstm-1997: the LSTM of Hochreiter & Schmidhuber 1997, without a forget gate (the gate pinned open)
 - lstm-chrono: LSTM with chrono initialisation of the gate biases (Tallec & Ollivier 2018)
 - transformer: a small causal pre-norm Transformer encoder (attention instead of recurrence)
 - lru: the Linear Recurrent Unit (Orvieto et al. 2023), a diagonal complex linear recurrence computed
@@ -56,6 +57,36 @@ def chrono_init(bias_ih: torch.Tensor, bias_hh: torch.Tensor, hidden: int, t_max
         bias_ih[hidden:2 * hidden] = forget
         bias_ih[:hidden] = -forget
         bias_hh[:2 * hidden] = 0
+
+
+# sigmoid(20) rounds to exactly 1.0 in float32 (and bfloat16/float16): the cell state is carried unchanged
+OPEN_GATE_BIAS = 20.0
+
+
+@register_model("lstm-1997", "LSTM without a forget gate, as in Hochreiter & Schmidhuber 1997 (gate pinned open)")
+def lstm_1997(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
+              embed: int = 0) -> SequenceModel:
+    """A fused nn.LSTM (so cuDNN/oneDNN kernels still run) whose forget gate is held at exactly 1: its
+    input and recurrent weights are zero and its bias saturates the sigmoid, and gradient hooks zero their
+    gradients so no optimizer moves them (Adam without weight decay leaves a parameter with zero gradient
+    where it is). What still differs from the 1997 cell: the cell input and output squashing are tanh
+    (1997: g in [-2, 2], h in [-1, 1]), there is one gate pair per unit rather than per memory block, and
+    the gradient is not truncated (1997 truncated it at the cell's inputs)."""
+    model = _recurrent(nn.LSTM, n_inputs, n_outputs, hidden, layers, tokens, embed)
+    for layer in range(layers):
+        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            _pin_forget_gate(getattr(model.core, f"{kind}_l{layer}"), hidden, OPEN_GATE_BIAS if kind == "bias_ih" else 0.0)
+    return model
+
+
+def _pin_forget_gate(parameter: nn.Parameter, hidden: int, value: float) -> None:
+    """Set the forget-gate rows (PyTorch's gate order is input, forget, cell, output) and keep them there."""
+    rows = slice(hidden, 2 * hidden)
+    with torch.no_grad():
+        parameter[rows] = value
+    keep = torch.ones_like(parameter)
+    keep[rows] = 0
+    parameter.register_hook(lambda grad: grad * keep.to(grad.device))
 
 
 # --- transformer ---------------------------------------------------------------------------------

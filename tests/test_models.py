@@ -146,3 +146,37 @@ def test_a_changed_model_fails_its_golden_test_and_its_version_changes_the_key(m
     monkeypatch.setitem(models.versions, "gru", 2)
     assert Cell("adding", 50, "gru", 0).key != before
     monkeypatch.setitem(models.registry._items, "gru", original)
+
+
+def test_lstm_1997_holds_its_forget_gate_at_exactly_one_through_training():
+    model = models.build("lstm-1997", 3, 2, hidden=6, layers=2, tokens=False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.randn(4, 9, 3)).square().mean().backward()
+        optimizer.step()
+    for layer in range(2):
+        core = model.core
+        weights = [getattr(core, f"weight_{kind}_l{layer}")[6:12] for kind in ("ih", "hh")]
+        assert all(float(w.abs().max()) == 0.0 for w in weights)
+        gate = torch.sigmoid(getattr(core, f"bias_ih_l{layer}")[6:12] + getattr(core, f"bias_hh_l{layer}")[6:12])
+        assert torch.equal(gate, torch.ones(6))  # exactly 1 in float32: the cell state is carried unchanged
+        assert getattr(core, f"weight_hh_l{layer}")[:6].abs().max() > 0  # the other gates still learn
+
+
+@pytest.mark.parametrize("target", [20_000, 70_000, 200_000])
+@pytest.mark.parametrize("task", ["adding", "copy"])
+def test_params_picks_a_width_within_5_percent_for_every_model(task, target):
+    import tasks as task_registry
+
+    spec = task_registry.get(task)
+    tokens = spec.inputs == "tokens"
+    for name in models.registry.names():
+        hidden = models.width_for_params(name, target, spec.n_inputs, spec.n_outputs, tokens)
+        built = models.build(name, spec.n_inputs, spec.n_outputs, hidden, 1, tokens, seq_len=100)
+        assert abs(models.count_parameters(built) / target - 1) <= 0.05, (name, hidden)
+
+
+def test_params_too_small_for_a_model_says_so():
+    with pytest.raises(models.ParamsTooSmall, match="more than 5% away"):
+        models.width_for_params("transformer", 50, 2, 1, False)
