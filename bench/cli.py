@@ -188,55 +188,153 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"cannot read {value}: {error.strerror}", param=param) from None
     except tomllib.TOMLDecodeError as error:
         raise click.BadParameter(f"{value} is not valid TOML: {error}", param=param) from None
-    options = {flag.lstrip("-"): p for p in ctx.command.params if p.name not in ("config", "plugins")
+    _set_defaults(ctx, param, data.get("run", data), value)
+    return value
+
+
+def load_preset(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """`--preset NAME`: a published experiment's options become the defaults (the command line wins)."""
+    if value is None:
+        return None
+    from bench import presets
+
+    try:
+        preset = presets.get(value)
+    except presets.UnknownPreset as error:
+        raise click.BadParameter(str(error), param=param) from None
+    _set_defaults(ctx, param, preset.run, f"preset {value}")
+    return value
+
+
+def _set_defaults(ctx: click.Context, param: click.Parameter, data: dict[str, Any], source: str) -> None:
+    """Make `data` (option name -> value) the defaults of this command, checking every key and type."""
+    options = {flag.lstrip("-"): p for p in ctx.command.params if p.name not in ("config", "plugins", "preset")
                for flag in p.opts}
     defaults = {}
-    for key, setting in data.get("run", data).items():
+    for key, setting in data.items():
         option = options.get(key) or options.get(key.replace("_", "-"))
         if option is None:
-            raise click.BadParameter(f"unknown key '{key}' in {value} (known: {', '.join(sorted(options))})",
+            raise click.BadParameter(f"unknown key '{key}' in {source} (known: {', '.join(sorted(options))})",
                                      param=param)
         if isinstance(setting, bool) != bool(getattr(option, "is_flag", False)) or isinstance(setting, dict):
             wanted = "true or false" if getattr(option, "is_flag", False) else f"a value for --{key}"
-            raise click.BadParameter(f"key '{key}' in {value} must be {wanted}, not {setting!r}", param=param)
+            raise click.BadParameter(f"key '{key}' in {source} must be {wanted}, not {setting!r}", param=param)
         defaults[option.name] = ",".join(map(str, setting)) if isinstance(setting, list) else setting
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
-    return value
+
+
+class FloatList(click.ParamType):
+    """`1e-3,3e-3` -> (0.001, 0.003), sorted, positive and finite."""
+
+    name = "list"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[float, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            numbers = sorted(set(float(item) for item in str(value).split(",")))
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of numbers, e.g. 1e-3,3e-3", param, ctx)
+        if any(not math.isfinite(n) or not 0 < n <= 1e6 for n in numbers):
+            self.fail(f"{value!r}: every learning rate must be a finite number in (0, 1e6]", param, ctx)
+        return tuple(numbers)
+
+
+class Count(click.ParamType):
+    """`70k`, `1.5M` or `70000` -> 70000: a parameter count."""
+
+    name = "count"
+    SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000}
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", str(value))
+        if not match or not 1 <= float(match.group(1)) * self.SUFFIXES[match.group(2).lower()] <= 10**9:
+            self.fail(f"{value!r} is not a parameter count such as 70k, 1.5M or 20000", param, ctx)
+        return round(float(match.group(1)) * self.SUFFIXES[match.group(2).lower()])
+
+
+def _options(*decorators: Any) -> Any:
+    """Apply several click option decorators as one (options shared by `run` and `horizon`)."""
+    def apply(function: Any) -> Any:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+    return apply
+
+
+training_options = _options(
+    click.option("--models", "model_names", type=NameList("model"), default="rnn,lstm,gru", show_default=True,
+                 help="Models, comma list (`bench models` lists them)."),
+    click.option("--seeds", type=IntList("seed", 0, 2**31 - 1), default="0", show_default=True,
+                 help="A LIST of seed numbers, e.g. 0,1,2 (`--seeds 3` is the one seed number 3; use --n-seeds 3 "
+                      "for three seeds)."),
+    click.option("--n-seeds", type=click.IntRange(1, 10_000), default=None,
+                 help="Seeds 0..K-1: every cell is trained K times, and reports show the mean, its 95% interval "
+                      "and the share of seeds solved. Not with --seeds."),
+    click.option("--steps", type=click.IntRange(1, 10**8), default=4000, show_default=True,
+                 help="Optimizer steps budget per cell."),
+    click.option("--batch-size", type=click.IntRange(1, 65536), default=64, show_default=True,
+                 help="Training sequences per optimizer step."),
+    click.option("--batch-sizes", type=IntList("batch size", 1, 65536), default=None,
+                 help="Sweep batch sizes as an axis, comma list (replaces --batch-size)."),
+    click.option("--hidden", type=click.IntRange(1, 65536), default=128, show_default=True,
+                 help="Hidden units per layer (model width)."),
+    click.option("--hiddens", type=IntList("hidden size", 1, 65536), default=None,
+                 help="Sweep widths as an axis, comma list (replaces --hidden)."),
+    click.option("--params", type=Count(), default=None,
+                 help="Pick each model's width so its parameter count is within 5% of this (e.g. 70k); "
+                      "replaces --hidden, and each cell records its count."),
+    click.option("--layers", type=click.IntRange(1, 64), default=1, show_default=True, help="Stacked layers."),
+    click.option("--lr", type=FiniteFloat(0, 1e6, min_open=True), default=1e-3, show_default=True,
+                 help="Adam learning rate."),
+    click.option("--lrs", type=FloatList(), default=None,
+                 help="Sweep learning rates as an axis, comma list (replaces --lr). With several settings the "
+                      "report selects per (model, L) on the validation split."),
+    click.option("--clip", type=FiniteFloat(0, 1e9), default=1.0, show_default=True,
+                 help="Gradient-norm clipping; 0 turns it off."),
+    click.option("--eval-every", type=click.IntRange(1, 10**8), default=200, show_default=True,
+                 help="Optimizer steps between validation points of the learning curve."),
+    click.option("--eval-size", type=click.IntRange(1, 10**6), default=1000, show_default=True,
+                 help="Sequences in the validation and the test split."),
+    click.option("--time-limit", type=FiniteFloat(0, 10**7), default=0, show_default=True,
+                 help="Wall-clock seconds per cell; 0 means none."),
+    click.option("--stop", type=click.Choice(["solved", "budget"]), default="solved", show_default=True,
+                 help="Stop a cell once it is solved (cheap sweeps), or train the whole budget and still record "
+                      "when it was solved (final numbers comparable with papers that train to a budget)."),
+    click.option("--device", type=Device(), default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+    click.option("--jobs", type=click.IntRange(1, 4096), default=None,
+                 help="Cells at a time (local) [default: fill the cores, or cells-per-gpu x GPUs]."),
+    click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True,
+                 help="Torch threads per cell on CPU (part of the cell key: it can change the last bits)."),
+    click.option("--cells-per-gpu", type=click.IntRange(1, 256), default=1, show_default=True,
+                 help="Cells sharing one GPU at a time."),
+    click.option("--out", default="results", show_default=True, help="Results root (cells are shared in it)."),
+    click.option("--name", default=None, help="Run folder name (default: tasks + a hash of the sweep)."),
+    click.option("--progress/--no-progress", default=True, show_default=True,
+                 help="Progress bars (only on a terminal)."),
+)
 
 
 @cli.command()
 @plugin_option
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=load_config, help="A TOML file with the same keys as these options.")
+@click.option("--preset", is_eager=True, callback=load_preset, default=None,
+              help="Run a published experiment with its settings (`bench presets` lists them); other options "
+                   "given here override its settings.")
 @click.option("--task", "task_names", type=NameList("task"), required=True,
               help="Task or comma list; parameters as NAME:key=value[,key=value] (e.g. adding:markers=anywhere; "
                    "`bench tasks` lists each task's parameters).")
 @click.option("--lengths", type=IntList("length", 1, MAX_LENGTH), required=True,
               help="Dependency lengths, comma list, e.g. 50,200,1000.")
-@click.option("--models", "model_names", type=NameList("model"), default="rnn,lstm,gru", show_default=True)
-@click.option("--seeds", type=IntList("seed", 0, 2**31 - 1), default="0", show_default=True)
-@click.option("--steps", type=click.IntRange(1, 10**8), default=4000, show_default=True,
-              help="Optimizer steps budget per cell.")
-@click.option("--batch-size", type=click.IntRange(1, 65536), default=64, show_default=True)
-@click.option("--hidden", type=click.IntRange(1, 65536), default=128, show_default=True)
-@click.option("--layers", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--lr", type=FiniteFloat(0, 1e6, min_open=True), default=1e-3, show_default=True)
-@click.option("--clip", type=FiniteFloat(0, 1e9), default=1.0, show_default=True,
-              help="Gradient-norm clipping; 0 turns it off.")
-@click.option("--eval-every", type=click.IntRange(1, 10**8), default=200, show_default=True)
-@click.option("--eval-size", type=click.IntRange(1, 10**6), default=1000, show_default=True)
-@click.option("--time-limit", type=FiniteFloat(0, 10**7), default=0, show_default=True,
-              help="Wall-clock seconds per cell; 0 means none.")
-@click.option("--stop", type=click.Choice(["solved", "budget"]), default="solved", show_default=True,
-              help="Stop a cell once it is solved (cheap sweeps), or train the whole budget and still record "
-                   "when it was solved (final numbers comparable with papers that train to a budget).")
-@click.option("--device", type=Device(), default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--jobs", type=click.IntRange(1, 4096), default=None,
-              help="Cells at a time (local) [default: fill the cores, or cells-per-gpu x GPUs].")
-@click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True,
-              help="Torch threads per cell on CPU (part of the cell key: it can change the last bits).")
-@click.option("--cells-per-gpu", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--eval-lengths", type=IntList("length", 1, MAX_LENGTH), default=None,
+              help="After training, also test every cell at these lengths (train at L, test at L'): a table "
+                   "and a plot of their own.")
+@training_options
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Local worker processes, or Ray tasks on a local instance or a cluster.")
 @click.option("--ray-address", default=None, help="Ray cluster to join ('auto', 'ray://host:10001').")
 @click.option("--cpus-per-cell", type=FiniteFloat(0, 1024, min_open=True), default=None,
               help="Ray CPUs per cell [default: --threads].")
@@ -244,27 +342,25 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Ray GPUs per cell, may be fractional [default: 1/cells-per-gpu on CUDA].")
 @click.option("--fresh", is_flag=True, help="Recompute every cell, even those already stored.")
 @click.option("--retry-failed", is_flag=True, help="Recompute stored cells whose status is failed.")
-@click.option("--out", default="results", show_default=True, help="Results root (cells are shared in it).")
-@click.option("--name", default=None, help="Run folder name (default: tasks + a hash of the sweep).")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Progress bars (only on a terminal).")
-@click.pass_obj
-def run(obj: dict[str, Any], **options: Any) -> int:
-    """Train every model on every task at every dependency length and seed."""
+@click.pass_context
+def run(ctx: click.Context, **options: Any) -> int:
+    """Train every model on every task at every dependency length, setting and seed."""
     from bench.executors import make_executor
     from bench.runner import StorageError, run_sweep
     from bench.store import Store
 
-    sweep, root = _sweep_from_options(options)
+    sweep, root = _sweep_from_options(ctx, options)
     executor = make_executor(options["executor"], sweep.device, sweep.threads, options["jobs"],
                              options["cells_per_gpu"], options["ray_address"], options["cpus_per_cell"],
                              options["gpus_per_cell"])
     _check_memory(sweep, getattr(executor, "jobs", 1))
     if options["executor"] == "ray":
         _require_ray()
+    if options["preset"]:
+        _announce_preset(options["preset"], sweep, getattr(executor, "jobs", 1))
     try:
-        summary = run_sweep(sweep, Store(root), options["name"], executor, options["progress"], obj["argv"],
-                            options["fresh"], options["retry_failed"])
+        summary = run_sweep(sweep, Store(root), options["name"], executor, options["progress"], ctx.obj["argv"],
+                            options["fresh"], options["retry_failed"], options["preset"])
     except StorageError as error:  # disk full or permissions, mid-run: a failure (exit 1), not bad input
         raise click.ClickException(str(error)) from None
     click.echo(summary_table(summary.records), err=True, nl=False)
@@ -276,19 +372,138 @@ def run(obj: dict[str, Any], **options: Any) -> int:
     return 1 if summary.failed else 0
 
 
-def _sweep_from_options(options: dict[str, Any]) -> tuple[Any, Path]:
+def _announce_preset(name: str, sweep: Any, concurrent: int) -> None:
+    """Say what the preset runs and, for one that needs a GPU run elsewhere, its expected cost here."""
+    from bench import presets
+
+    preset = presets.get(name)
+    click.echo(f"preset {name}: {preset.title} ({preset.source}); {len(preset.differences)} stated differences, "
+               "listed by `bench presets`", err=True)
+    if preset.gpu and not sweep.device.startswith("cuda"):
+        from bench.cost import estimate_sweep_seconds, seconds_text
+
+        seconds = estimate_sweep_seconds(sweep, concurrent)
+        click.echo(f"bench: preset {name} needs a GPU for its full budget; on this machine ({sweep.device}) it would "
+                   f"take about {seconds_text(seconds)} at {concurrent} cell(s) at a time (measured from a few steps "
+                   "per cell; an upper bound when cells stop at a solve). Starting anyway; Ctrl-C stops it and "
+                   "re-running resumes.", err=True)
+
+
+def _seeds(ctx: click.Context, options: dict[str, Any]) -> tuple[int, ...]:
+    """--seeds or --n-seeds: one of them; the command line wins over a preset or a config file."""
+    from click.core import ParameterSource
+
+    if options["n_seeds"] is None:
+        return options["seeds"]
+    seeds_from, n_seeds_from = ctx.get_parameter_source("seeds"), ctx.get_parameter_source("n_seeds")
+    if seeds_from == ParameterSource.DEFAULT:
+        return tuple(range(options["n_seeds"]))
+    if seeds_from == n_seeds_from:
+        raise click.BadParameter("give --seeds (a list of seed numbers) or --n-seeds (seeds 0..K-1), not both",
+                                 param_hint="'--n-seeds'")
+    return options["seeds"] if seeds_from == ParameterSource.COMMANDLINE else tuple(range(options["n_seeds"]))
+
+
+def _widths(ctx: click.Context, options: dict[str, Any]) -> tuple[tuple[int, ...], int]:
+    """(--hiddens, --params); --params replaces the width options, so giving both is an error."""
+    from click.core import ParameterSource
+
+    params = options["params"] or 0
+    if params and ParameterSource.COMMANDLINE in (ctx.get_parameter_source("hidden"), ctx.get_parameter_source("hiddens")):
+        if ctx.get_parameter_source("params") == ParameterSource.COMMANDLINE:
+            raise click.BadParameter("--params picks each model's width: give it or --hidden/--hiddens, not both",
+                                     param_hint="'--params'")
+        params = 0  # a width on the command line overrides a preset's --params
+    return options["hiddens"] or (), params
+
+
+def _sweep_from_options(ctx: click.Context, options: dict[str, Any], lengths: tuple[int, ...] | None = None) -> tuple[Any, Path]:
     from bench.sweep import ModelConfig, Sweep, TrainConfig
 
-    _check_lengths(options["task_names"], options["lengths"])
+    lengths = lengths or options["lengths"]
+    _check_lengths(options["task_names"], lengths)
     name = options["name"]
     if name is not None and not NAME_PATTERN.match(name):
         raise click.BadParameter(f"{name!r}: use letters, digits, '.', '_', '+' and '-'", param_hint="'--name'")
     root = writable_root(options["out"])
+    hiddens, params = _widths(ctx, options)
     train = TrainConfig(options["steps"], options["batch_size"], options["lr"], options["clip"],
-                        options["eval_every"], options["eval_size"], options["time_limit"], options["stop"])
-    sweep = Sweep(options["task_names"], options["lengths"], options["model_names"], options["seeds"],
-                  ModelConfig(options["hidden"], options["layers"]), train, options["device"], options["threads"])
+                        options["eval_every"], options["eval_size"], options["time_limit"], options["stop"],
+                        options.get("eval_lengths") or ())
+    sweep = Sweep(options["task_names"], lengths, options["model_names"], _seeds(ctx, options),
+                  ModelConfig(options["hidden"], options["layers"]), train, options["device"], options["threads"],
+                  hiddens=hiddens, lrs=options["lrs"] or (), batch_sizes=options["batch_sizes"] or (), params=params)
+    _check_widths(sweep)
     return sweep, root
+
+
+def _check_widths(sweep: Any) -> None:
+    """Resolve --params now, so a count no width reaches is bad input (exit 2), not a failed run."""
+    from bench.models import ParamsTooSmall
+
+    try:
+        for task in sweep.tasks:
+            for model in sweep.models:
+                sweep.widths(task, model)
+    except ParamsTooSmall as error:
+        raise click.BadParameter(str(error), param_hint="'--params'") from None
+
+
+@cli.command()
+@plugin_option
+@click.option("--task", "task_names", type=NameList("task"), required=True,
+              help="The task (one task string, e.g. adding or copy:delimiter=repeat).")
+@click.option("--max-length", type=click.IntRange(1, MAX_LENGTH), required=True,
+              help="The longest length to try.")
+@click.option("--min-length", type=click.IntRange(1, MAX_LENGTH), default=None,
+              help="The shortest length to try [default: the task's minimum, at least 10].")
+@click.option("--ratio", type=FiniteFloat(1.05, 100), default=2.0, show_default=True,
+              help="Factor between neighbouring candidate lengths.")
+@training_options
+@click.pass_context
+def horizon(ctx: click.Context, **options: Any) -> int:
+    """Find each model's horizon adaptively: grow the length while it solves, then bisect."""
+    from bench.executors import make_executor
+    from bench.runner import StorageError
+    from bench.search import candidate_lengths, find_horizons
+    from bench.store import Store
+
+    if len(options["task_names"]) != 1:
+        raise click.BadParameter("give one task; run `bench horizon` once per task", param_hint="'--task'")
+    task = tasks.get(options["task_names"][0])
+    low = options["min_length"] or max(task.min_length, 10)
+    if options["max_length"] < low:
+        raise click.BadParameter(f"{options['max_length']} is below the smallest length tried ({low})",
+                                 param_hint="'--max-length'")
+    options.setdefault("n_seeds", None)
+    if options["n_seeds"] is None and ctx.get_parameter_source("seeds").name == "DEFAULT":
+        options["n_seeds"] = 3  # a horizon needs seeds: "at least half of them solved"
+    candidates = candidate_lengths(low, options["max_length"], options["ratio"])
+    sweep, root = _sweep_from_options(ctx, {**options, "lrs": None, "batch_sizes": None}, candidates)
+    executor = make_executor("local", sweep.device, sweep.threads, options["jobs"], options["cells_per_gpu"])
+    _check_memory(sweep, getattr(executor, "jobs", 1))
+    try:
+        result = find_horizons(sweep, candidates, Store(root), executor, options["name"], options["progress"],
+                               ctx.obj["argv"])
+    except StorageError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(summary_table(result.records), err=True, nl=False)
+    for model, probed in result.probed.items():
+        click.echo(f"{model}: probed L={','.join(map(str, probed))}", err=True)
+    click.echo(f"trained {result.trained} cells ({len(result.cells)} probed) where a grid over the "
+               f"{len(candidates)} candidate lengths needs {result.grid_cells} -> {result.run_dir}")
+    return 0
+
+
+@cli.command("presets")
+def list_presets() -> None:
+    """List the published experiments `bench run --preset NAME` reproduces, with their sources, published
+    numbers and every stated difference."""
+    from bench import presets
+
+    for preset in presets.presets().values():
+        click.echo("\n".join(presets.describe(preset)))
+        click.echo()
 
 
 def _check_memory(sweep: Any, concurrent: int) -> None:
@@ -309,14 +524,17 @@ def _require_ray() -> None:
 
 def summary_table(records: list[dict[str, Any]]) -> str:
     """The end-of-run grid per task (model x length), as plain text."""
-    from bench.report import shown_number, grid_texts, summarize
+    from bench.horizon import headline
+    from bench.report import grid_texts, select_settings, shown_number, summarize
     from bench.showing import length_meaning
     from bench.store import results_frame
 
     if not records:
         return ""
-    summary = summarize(results_frame(records))
-    lines = []
+    frame = results_frame(records)
+    summary = select_settings(summarize(frame))
+    lines = ["horizons (largest L at least half of the seeds solved, 95% bootstrap interval):",
+             *[f"  {text}" for text in headline(frame)]]
     for task, rows in summary.groupby("task"):
         grid = grid_texts(rows)
         first = rows.iloc[0]

@@ -101,7 +101,7 @@ def cells_to_compute(cells: list[Cell], store: Store, fresh: bool = False,
 
 def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
               progress: bool = True, argv: list[str] | None = None, fresh: bool = False,
-              retry_failed: bool = False) -> RunSummary:
+              retry_failed: bool = False, preset: str | None = None) -> RunSummary:
     """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report.
 
     Another run may share the store: a cell it is computing is waited for and reused, never computed
@@ -110,22 +110,42 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
     cells = sweep.expand()
     run_dir = store.run_dir(name or sweep.default_name())
     manifest = _manifest(sweep, run_dir.name, cells, argv or provenance.argv())
+    if preset:
+        manifest["preset"] = preset
+    start_run(store, run_dir, manifest)
+    computed = 0
+    try:
+        computed = compute_cells(cells, store, executor or InProcessExecutor(), progress, fresh, retry_failed)
+    finally:  # also on Ctrl-C: the run's tables describe what did finish
+        records = finish_run(store, run_dir, manifest, cells)
+    return RunSummary(run_dir, records, computed=computed, reused=len(cells) - computed)
+
+
+def start_run(store: Store, run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write the run's manifest before any cell trains, and clear what an interrupted write left."""
     with _storing(store):
         write_json(run_dir / "manifest.json", manifest)
         remove_temporaries(run_dir)
+
+
+def compute_cells(cells: list[Cell], store: Store, executor: Executor, progress: bool = True,
+                  fresh: bool = False, retry_failed: bool = False) -> int:
+    """Train the cells of `cells` that are not stored yet (all with `fresh`), storing each as it
+    finishes; returns how many this process trained."""
     todo = cells_to_compute(cells, store, fresh, retry_failed)
-    computed = 0
-    try:
-        with Display(len(cells), len(cells) - len(todo), progress) as display, Claims(store) as claims:
-            computed = _compute(todo, store, executor or InProcessExecutor(), display, claims,
-                                lambda stored: fresh or _needs_computing(stored, retry_failed))
-    finally:  # also on Ctrl-C: the run's tables describe what did finish
-        records = store.load_cells(cell.key for cell in cells)
-        manifest.update(finished=len(records), updated=time.time())
-        with _storing(store, quiet=sys.exc_info()[0] is not None):
-            write_json(run_dir / "manifest.json", manifest)
-            build_report(run_dir, records, manifest)
-    return RunSummary(run_dir, records, computed=computed, reused=len(cells) - computed)
+    with Display(len(cells), len(cells) - len(todo), progress) as display, Claims(store) as claims:
+        return _compute(todo, store, executor, display, claims,
+                        lambda stored: fresh or _needs_computing(stored, retry_failed))
+
+
+def finish_run(store: Store, run_dir: Path, manifest: dict[str, Any], cells: list[Cell]) -> list[dict[str, Any]]:
+    """Rewrite the manifest and rebuild the run's tables and report from the stored cells."""
+    records = store.load_cells(cell.key for cell in cells)
+    manifest.update(cells=[cell.key for cell in cells], finished=len(records), updated=time.time())
+    with _storing(store, quiet=sys.exc_info()[0] is not None):
+        write_json(run_dir / "manifest.json", manifest)
+        build_report(run_dir, records, manifest)
+    return records
 
 
 def _needs_computing(stored: dict[str, Any] | None, retry_failed: bool) -> bool:

@@ -1,0 +1,128 @@
+"""`bench horizon`: find each model's horizon adaptively instead of over a fixed grid.
+
+The candidate lengths are a geometric grid (min, min*ratio, ..., up to max). For each model the search
+gallops up the grid while the model solves (it probes candidates 0, 1, 3, 7, ...: the jump doubles each
+time), then bisects between the last solved and the first unsolved candidate. When solving is monotone
+in the length this reaches the answer a full grid over the same candidates gives (the largest candidate
+at which at least half of the seeds solved) after O(log n) probes instead of n. Every probe is all seeds
+of one (model, length); every stored cell is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Generator
+
+from bench.executors import Executor
+from bench.horizon import SOLVED_SHARE
+from bench.runner import compute_cells, finish_run, start_run, _manifest
+from bench.store import Store, write_json
+from bench.sweep import Cell, Sweep
+from bench import provenance
+
+Search = Generator[int, bool, int]
+
+
+def candidate_lengths(low: int, high: int, ratio: float = 2.0) -> tuple[int, ...]:
+    """low, low*ratio, ... rounded, up to and including `high` (added at the end when the grid misses it)."""
+    lengths, value = [], float(low)
+    while round(value) <= high:
+        if not lengths or round(value) > lengths[-1]:
+            lengths.append(round(value))
+        value *= ratio
+    if lengths[-1] != high:
+        lengths.append(high)
+    return tuple(lengths)
+
+
+def gallop_then_bisect(count: int) -> Search:
+    """Yields candidate indices to probe and is sent whether each was solved; returns the index of the
+    largest solved candidate (-1: none)."""
+    solved_index, unsolved_index, index, jump = -1, count, 0, 1
+    while index < count:
+        if (yield index):
+            solved_index, index, jump = index, index + jump, jump * 2
+        else:
+            unsolved_index = index
+            break
+    if unsolved_index == count and solved_index < count - 1:  # jumped past the end: probe the last one
+        if (yield count - 1):
+            return count - 1
+        unsolved_index = count - 1
+    while unsolved_index - solved_index > 1:
+        middle = (solved_index + unsolved_index) // 2
+        if (yield middle):
+            solved_index = middle
+        else:
+            unsolved_index = middle
+    return solved_index
+
+
+@dataclass
+class HorizonSearch:
+    """What `find_horizons` did: each model's horizon and probed lengths, and cell counts."""
+
+    run_dir: Path
+    candidates: tuple[int, ...]
+    horizons: dict[str, int | None]
+    probed: dict[str, list[int]]
+    cells: list[Cell]
+    trained: int
+    records: list[dict[str, Any]]
+
+    @property
+    def grid_cells(self) -> int:
+        """Cells a full grid over the same candidates, models and seeds would train."""
+        return len(self.candidates) * len(self.horizons) * len({cell.seed for cell in self.cells})
+
+    def summary(self) -> dict[str, Any]:
+        return {"candidates": list(self.candidates), "horizons": self.horizons, "probed_lengths": self.probed,
+                "cells": len(self.cells), "trained": self.trained, "grid_cells": self.grid_cells}
+
+
+def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, executor: Executor,
+                  name: str | None = None, progress: bool = True, argv: list[str] | None = None) -> HorizonSearch:
+    """Search every model of `sweep` (its lengths are ignored; `candidates` are searched) for its
+    horizon on the sweep's one task, all models in lockstep so each round's cells run together."""
+    run_dir = store.run_dir(name or f"horizon-{replace(sweep, lengths=candidates).default_name()}")
+    manifest = {**_manifest(replace(sweep, lengths=candidates), run_dir.name, [], argv or provenance.argv()),
+                "kind": "horizon search"}
+    start_run(store, run_dir, manifest)
+    searches = {model: gallop_then_bisect(len(candidates)) for model in sweep.models}
+    probes = {model: next(search) for model, search in searches.items()}
+    found: dict[str, int | None] = {}
+    probed: dict[str, list[int]] = {model: [] for model in sweep.models}
+    cells: list[Cell] = []
+    trained = 0
+    try:
+        while probes:
+            round_cells = {model: _probe_cells(sweep, model, candidates[index]) for model, index in probes.items()}
+            batch = [cell for group in round_cells.values() for cell in group]
+            cells += [cell for cell in batch if cell not in cells]
+            trained += compute_cells(batch, store, executor, progress)
+            for model in list(probes):
+                probed[model].append(candidates[probes[model]])
+                try:
+                    probes[model] = searches[model].send(_solved(store, round_cells[model]))
+                except StopIteration as done:
+                    found[model] = candidates[done.value] if done.value >= 0 else None
+                    del probes[model]
+    finally:
+        result = HorizonSearch(run_dir, candidates, found, probed, cells, trained, [])
+        manifest["horizon_search"] = result.summary()
+        result.records = finish_run(store, run_dir, manifest, cells)
+        write_json(run_dir / "horizon.json", result.summary())
+    return result
+
+
+def _probe_cells(sweep: Sweep, model: str, length: int) -> list[Cell]:
+    return replace(sweep, models=(model,), lengths=(length,)).expand()
+
+
+def _solved(store: Store, cells: list[Cell]) -> bool:
+    """At least half of the seeds solved (failed cells, harness errors, left out)."""
+    records = [r for r in store.load_cells(cell.key for cell in cells) if r["status"] != "failed"]
+    return bool(records) and sum(bool(r["solved"]) for r in records) >= SOLVED_SHARE * len(records)
