@@ -525,7 +525,7 @@ def _require_ray() -> None:
 def summary_table(records: list[dict[str, Any]]) -> str:
     """The end-of-run grid per task (model x length), as plain text."""
     from bench.horizon import headline
-    from bench.report import grid_texts, select_settings, shown_number, summarize
+    from bench.report import ONE_SEED_NOTE, grid_texts, one_seed, select_settings, shown_number, summarize
     from bench.showing import length_meaning
     from bench.store import results_frame
 
@@ -538,8 +538,9 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     for task, rows in summary.groupby("task"):
         grid = grid_texts(rows)
         first = rows.iloc[0]
+        one = f"; {ONE_SEED_NOTE[:-1]}" if one_seed(rows) else ""
         lines.append(f"{task} (L = {length_meaning(task)}; test accuracy, chance {shown_number(first['chance_accuracy'], '.3f')}, "
-                     f"short memory {shown_number(first['short_memory_accuracy'], '.3f')}):")
+                     f"short memory {shown_number(first['short_memory_accuracy'], '.3f')}{one}):")
         width = max(len(str(v)) for v in grid.values.ravel()) + 2
         names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
         lines.append("  " + "model".ljust(names) + "".join(str(column).ljust(width) for column in grid.columns))

@@ -1,6 +1,7 @@
 """`bench compare A B`: join two runs cell by cell and say what changed, asv-compare style.
 
-Cells are grouped over seeds by (task, model, length). Two groups are comparable when every setting
+Cells are grouped over seeds by (task, model, length), and by the hyperparameters either run swept
+(`--hiddens`, `--lrs`, `--batch-sizes`: each setting is its own row). Two groups are comparable when every setting
 that changes numbers agrees (task version and parameters, model and training-loop versions, size,
 budget, optimiser, stop rule, evaluation size and cadence, time limit, device kind); otherwise the row
 names the setting and its two values. A difference counts only when it exceeds twice its standard
@@ -16,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
+from bench.horizon import setting_label, varying_settings
 from bench.store import Store, atomic_write, read_manifest, results_frame
 
-GROUP = ["task", "model", "length"]
 SETTINGS = ["task_version", "task_params", "model_version", "protocol", "hidden", "layers", "steps_budget",
             "batch_size", "lr", "clip", "stop", "eval_size", "eval_every", "time_limit", "device_kind"]
 BROKEN = ("diverged", "failed")
@@ -52,10 +53,11 @@ def load_run(run_dir: Path) -> pd.DataFrame:
     return results_frame(load_records(run_dir))
 
 
-def _groups(frame: pd.DataFrame) -> pd.DataFrame:
+def _groups(frame: pd.DataFrame, axes: tuple[str, ...]) -> pd.DataFrame:
     frame = frame.assign(device_kind=frame["device"].map(lambda device: str(device).split(":")[0]),
-                         binomial_var=frame["accuracy_se"].astype(float) ** 2)
-    grouped = frame.groupby(GROUP, sort=True)
+                         binomial_var=frame["accuracy_se"].astype(float) ** 2,
+                         setting=frame.apply(setting_label, axis=1, columns=axes) if len(frame) else "")
+    grouped = frame.groupby(["task", "model", "setting", "length"], sort=True)
     summary = grouped.agg(seeds=("seed", "count"), accuracy=("accuracy", "mean"), sd=("accuracy", "std"),
                           binomial_var=("binomial_var", "mean"),
                           statuses=("status", lambda s: ",".join(sorted(set(s)))))
@@ -66,7 +68,9 @@ def _groups(frame: pd.DataFrame) -> pd.DataFrame:
 
 def compare_runs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, model, length) in either run: accuracy A, accuracy B, difference, marker."""
-    joined = pd.merge(_groups(a), _groups(b), how="outer", left_index=True, right_index=True, suffixes=("_a", "_b"))
+    axes = tuple(dict.fromkeys(varying_settings(a) + varying_settings(b)))  # what either run swept
+    joined = pd.merge(_groups(a, axes), _groups(b, axes), how="outer", left_index=True, right_index=True,
+                      suffixes=("_a", "_b"))
     joined["difference"] = joined["accuracy_b"] - joined["accuracy_a"]
     joined["marker"] = [marker(row) for _, row in joined.iterrows()]
     columns = ["seeds_a", "accuracy_a", "statuses_a", "seeds_b", "accuracy_b", "statuses_b", "difference", "marker"]
@@ -127,7 +131,8 @@ def format_table(table: pd.DataFrame) -> str:
     header = f"{'task':18} {'model':11} {'L':>7} {'acc A':>7} {'acc B':>7} {'diff':>7}  marker"
     lines = [header, "-" * len(header)]
     for row in table.itertuples(index=False):
-        lines.append(f"{row.task:18} {row.model:11} {row.length:>7} {_number(row.accuracy_a):>7} "
+        model = f"{row.model} ({row.setting})" if row.setting else row.model
+        lines.append(f"{row.task:18} {model:11} {row.length:>7} {_number(row.accuracy_a):>7} "
                      f"{_number(row.accuracy_b):>7} {_number(row.difference, signed=True):>7}  {row.marker}")
     return "\n".join(lines)
 
@@ -142,7 +147,7 @@ def write_compare_html(path: Path, table: pd.DataFrame, a: pd.DataFrame, b: pd.D
                        names: tuple[str, str]) -> None:
     """compare.html: the two runs' grids side by side and the difference grid."""
     from bench.html import render_compare
-    from bench.report import summarize
+    from bench.report import select_settings, summarize
 
-    page = render_compare(table, summarize(a), summarize(b), names)
+    page = render_compare(table, select_settings(summarize(a)), select_settings(summarize(b)), names)
     atomic_write(path, page.encode())

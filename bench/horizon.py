@@ -90,8 +90,7 @@ class Horizon:
         """`gru: adding solved up to L=200 [100, 200] (3 seeds)` or `rnn: adding, none of 50..1000`."""
         who = f"{self.model} ({self.setting})" if with_setting and self.setting else self.model
         span = f"{self.lengths[0]}..{self.lengths[-1]}" if len(self.lengths) > 1 else f"{self.lengths[0]}"
-        seeds = f"{self.seeds} seed{'s' if self.seeds != 1 else ''}"
-        notes = [seeds]
+        notes = [f"{self.seeds} seeds" if self.seeds > 1 else "n=1, no interval"]
         if self.failed:
             notes.append(f"{self.failed} failed cell(s) left out")
         if self.length is None:
@@ -100,7 +99,8 @@ class Horizon:
             notes.append("every length tried was solved: the horizon may lie further")
         if self.unsolved_below:
             notes.append(f"not monotone: unsolved at L={','.join(map(str, self.unsolved_below))}")
-        return f"{who}: {self.task} solved up to L={self.length} {self.interval} ({'; '.join(notes)})"
+        interval = f" {self.interval}" if self.seeds > 1 else ""
+        return f"{who}: {self.task} solved up to L={self.length}{interval} ({'; '.join(notes)})"
 
 
 def _length_text(length: int | None) -> str:

@@ -341,8 +341,15 @@ def render_compare(table: pd.DataFrame, summary_a: pd.DataFrame, summary_b: pd.D
                  for label, name, summary in (("A", names[0], summary_a), ("B", names[1], summary_b))
                  if (summary["task"] == task).any()]
         body += [f"<h2>{_e(task)}</h2>", f"<div class='side'>{''.join(grids)}</div>",
-                 "<h3>B − A</h3>", grid_html(table[table["task"] == task], difference_cell)]
+                 "<h3>B − A</h3>", grid_html(_named_settings(table[table["task"] == task]), difference_cell)]
     return page(f"bench compare {names[0]} {names[1]}", body)
+
+
+def _named_settings(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose model is shown with its setting (`gru (lr 0.01)`) where runs swept settings."""
+    if "setting" not in rows or not rows["setting"].astype(str).str.len().any():
+        return rows
+    return rows.assign(model=[f"{m} ({s})" if s else m for m, s in zip(rows["model"], rows["setting"])])
 
 
 def plain_cell(row: pd.Series) -> str:

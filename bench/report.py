@@ -100,16 +100,17 @@ def verdict_text(row: pd.Series) -> str:
     return "partial memory"
 
 
-def cell_text(row: pd.Series) -> str:
+def cell_text(row: pd.Series, one_seed_noted: bool = False) -> str:
     """`✓ 0.995 [0.990, 1.000] (3/3 solved, 1,100 steps)` or `0.084 (n=1, no interval, ≈chance, budget
-    4,000 hit)` for a grid cell: the seed mean, its 95% interval and the share of seeds solved."""
+    4,000 hit)` for a grid cell: the seed mean, its 95% interval and the share of seeds solved
+    (`one_seed_noted`: the table already says every cell has one seed, so cells do not repeat it)."""
     statuses = row["statuses"].split(",")
     if all(s in ("failed", "diverged") for s in statuses):
         return " / ".join(STATUS_MARKS[s] for s in statuses)
     accuracy = "n/a" if pd.isna(row["accuracy"]) else f"{row['accuracy']:.3f}"
     interval = interval_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"), share=True)
-    parts = [interval] if interval.startswith("n=") else []
-    spread = "" if parts else f" {interval}"
+    parts = [interval] if interval.startswith("n=") and not one_seed_noted else []
+    spread = "" if interval.startswith("n=") else f" {interval}"
     if row["solved"]:
         parts.append(f"{int(row['solved'])}/{row['seeds']} solved, {int(row['steps_to_solve']):,} steps")
     elif row["seeds"] > 1:
@@ -148,7 +149,8 @@ def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any],
     several = len(shown) < len(summary)
     for task, cells in frame.groupby("task", sort=True):
         first = cells.iloc[0]
-        lines += [f"## {task} (version {first['task_version']})", "", f"{task_notes(cells)} {GRID_NOTE}", "",
+        one = ONE_SEED_NOTE if one_seed(shown[shown["task"] == task]) else ""
+        lines += [f"## {task} (version {first['task_version']})", "", f"{task_notes(cells)} {GRID_NOTE} {one}".rstrip(), "",
                   *([SELECTION_NOTE, ""] if several else []), _grid_table(shown[shown["task"] == task]), ""]
     if several:
         lines += ["## Every setting", "", _settings_table(summary), ""]
@@ -209,11 +211,19 @@ def _header_lines(manifest: dict[str, Any]) -> list[str]:
 
 def grid_texts(summary: pd.DataFrame) -> pd.DataFrame:
     """One task's summary as a model x `L=length` grid of `cell_text`s (— where no cell ran)."""
-    grid = summary.assign(text=summary.apply(cell_text, axis=1)).pivot(
+    grid = summary.assign(text=summary.apply(cell_text, axis=1, one_seed_noted=one_seed(summary))).pivot(
         index="model", columns="length", values="text")
     spans = summary.drop_duplicates("length").set_index("length")["min_span"]
     grid.columns = [length_header(length, spans.get(length)) for length in grid.columns]
     return grid.fillna("—")
+
+
+def one_seed(summary: pd.DataFrame) -> bool:
+    """Every cell of the table has one seed: the table says so once ("n=1 per cell, no intervals")."""
+    return bool(len(summary)) and int(summary["seeds"].max()) == 1
+
+
+ONE_SEED_NOTE = "n=1 seed per cell: no intervals."
 
 
 def length_header(length: int, span: Any) -> str:

@@ -134,3 +134,16 @@ def test_compare_says_when_the_runs_came_from_different_hardware_or_software(ben
     assert "all cells: cpu AMD EPYC" in same and "DIFFERENT" not in same
     different = bench_cli("compare", a, b).stdout
     assert "DIFFERENT hardware or software" in different and "cpu: A AMD EPYC; B Intel Xeon" in different
+
+
+def test_swept_settings_are_compared_setting_by_setting():
+    from bench.compare import compare_runs, format_table
+
+    def cells(lr, accuracy):
+        return [_cell("gru", 50, seed, accuracy, lr=lr, key=f"{lr}-{seed}") for seed in range(2)]
+
+    a = results_frame(cells(1e-3, 0.5) + cells(1e-2, 0.9))
+    b = results_frame(cells(1e-3, 0.5) + cells(1e-2, 0.2))
+    table = compare_runs(a, b).set_index("setting")
+    assert table.loc["lr 0.001", "marker"] == "not significant" and table.loc["lr 0.01", "marker"] == "worse"
+    assert "gru (lr 0.01)" in format_table(table.reset_index())

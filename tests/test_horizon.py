@@ -199,9 +199,9 @@ def test_bad_horizon_seed_and_preset_input_is_one_line_exit_2(bench_cli, tmp_pat
     assert not (tmp_path / "r").exists()
 
 
-def _tiny(bench_cli, tmp_path, name, *args, command="run"):
-    """`bench COMMAND` on delayed-recall with a 3-step budget, in tmp_path/runs/NAME; asserts exit 0."""
-    result = bench_cli(command, "--task", "delayed-recall", *args, "--steps", "3", "--eval-every", "3",
+def _tiny(bench_cli, tmp_path, name, *args, command="run", task="delayed-recall"):
+    """`bench COMMAND` on `task` with a 3-step budget, in tmp_path/runs/NAME; asserts exit 0."""
+    result = bench_cli(command, "--task", task, *args, "--steps", "3", "--eval-every", "3",
                        "--eval-size", "16", "--out", tmp_path, "--name", name, "--no-progress", "--jobs", "1")
     assert result.code == 0, result.stderr
     return result
@@ -327,3 +327,13 @@ def test_horizon_command_trains_stores_and_reports_its_cell_counts(bench_cli, tm
     assert stored["candidates"] == [2, 4, 8] and stored["grid_cells"] == 6
     assert f"trained {stored['trained']} cells" in result.stdout and "a grid over the 3 candidate lengths needs 6" in result.stdout
     assert "rnn: probed L=" in result.stderr and "## Horizons" in (tmp_path / "runs" / "hz" / "report.md").read_text()
+
+
+def test_a_gpu_preset_on_cpu_prints_its_expected_cost_then_runs_and_reports_published(bench_cli, tmp_path):
+    result = _tiny(bench_cli, tmp_path, "bai", "--preset", "bai2018-adding", "--models", "rnn", "--n-seeds", "1",
+                   "--lengths", "20", task="adding:markers=anywhere")  # short: fast; the published rows are at 600
+    assert "needs a GPU for its full budget" in result.stderr and "would take about" in result.stderr
+    report = (tmp_path / "runs" / "bai" / "report.md").read_text()
+    assert "## Published beside ours (bai2018-adding)" in report and "| rnn | RNN | 600 | test loss | 0.177 | not run |" in report
+    assert "What this run does differently from the paper:" in report
+    assert json.loads((tmp_path / "runs" / "bai" / "manifest.json").read_text())["preset"] == "bai2018-adding"
