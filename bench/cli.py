@@ -379,14 +379,13 @@ def _announce_preset(name: str, sweep: Any, concurrent: int) -> None:
     preset = presets.get(name)
     click.echo(f"preset {name}: {preset.title} ({preset.source}); {len(preset.differences)} stated differences, "
                "listed by `bench presets`", err=True)
-    if preset.gpu and not sweep.device.startswith("cuda"):
-        from bench.cost import estimate_sweep_seconds, seconds_text
+    from bench.cost import estimate_sweep_seconds, seconds_text
 
-        seconds = estimate_sweep_seconds(sweep, concurrent)
-        click.echo(f"bench: preset {name} needs a GPU for its full budget; on this machine ({sweep.device}) it would "
-                   f"take about {seconds_text(seconds)} at {concurrent} cell(s) at a time (measured from a few steps "
-                   "per cell; an upper bound when cells stop at a solve). Starting anyway; Ctrl-C stops it and "
-                   "re-running resumes.", err=True)
+    seconds = estimate_sweep_seconds(sweep, concurrent)
+    needs = "needs a GPU for its full budget; " if preset.gpu and not sweep.device.startswith("cuda") else ""
+    click.echo(f"bench: preset {name} {needs}on this machine ({sweep.device}) it would take about "
+               f"{seconds_text(seconds)} at {concurrent} cell(s) at a time (timed from a few steps of each cell's "
+               "shape; an upper bound when cells stop at a solve). Ctrl-C stops it; re-running resumes.", err=True)
 
 
 def _seeds(ctx: click.Context, options: dict[str, Any]) -> tuple[int, ...]:
