@@ -110,17 +110,34 @@ def _number(value: float, metric: str) -> str:
 
 
 def _ours(cells: pd.DataFrame, metric: str) -> str:
-    """Our number for `metric`: the seed mean with its interval; for sequences to solve, over the seeds
-    that solved (the others are counted as unsolved, never averaged in)."""
+    """Our number for `metric`: the seed mean with its interval. Sequences to solve are censored by the
+    budget, so they are listed seed by seed (up to MAX_LISTED), with how far the unsolved seeds got."""
     if cells.empty:
         return "not run"
     values = cells[metric].astype(float).dropna()
+    if metric == "sequences_to_solve":
+        return _sequences_text(cells, values)
     if values.empty:
-        return f"none of {len(cells)} seeds solved" if metric == "sequences_to_solve" else "n/a"
+        return "n/a"
     low, high = mean_interval(values)
-    spec = ",.0f" if metric == "sequences_to_solve" else ".3g"
-    note = f" ({len(values)} of {len(cells)} seeds solved)" if metric == "sequences_to_solve" else ""
-    return f"{_number(values.mean(), metric)} {interval_text(len(values), low, high, spec)}{note}"
+    return f"{_number(values.mean(), metric)} {interval_text(len(values), low, high, '.3g')}"
+
+
+MAX_LISTED = 5
+
+
+def _sequences_text(cells: pd.DataFrame, values: pd.Series) -> str:
+    unsolved = cells[cells["sequences_to_solve"].isna()]
+    reached = (unsolved["steps"].astype(float) * unsolved["batch_size"].astype(float)).max() if len(unsolved) else 0
+    rest = f"; {len(unsolved)} unsolved after {reached:,.0f}" if len(unsolved) else ""
+    if values.empty:
+        return f"none of {len(cells)} seeds solved{rest}"
+    if len(values) <= MAX_LISTED:
+        shown = " / ".join(f"{value:,.0f}" for value in sorted(values))
+    else:
+        low, high = mean_interval(values)
+        shown = f"mean {values.mean():,.0f} {interval_text(len(values), max(low, 0.0), high, ',.0f')}"
+    return f"{shown} ({len(values)} of {len(cells)} seeds solved{rest})"
 
 
 def describe(preset: Preset) -> list[str]:

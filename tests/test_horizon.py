@@ -24,7 +24,7 @@ def _cell(model, length, seed, solved, status=None, **extra):
             "batch_size": 64, "lr": 1e-3, "status": status, "solved": solved,
             "accuracy": None if status == "failed" else (0.99 if solved else 0.2), "loss": 0.01,
             "loss_se": 0.001, "chance_accuracy": 0.15, "chance_loss": 0.17, "loss_ratio": 0.1,
-            "short_memory_accuracy": 0.16, "short_memory_loss": 0.08, "steps_budget": 100, "min_span": length // 2,
+            "short_memory_accuracy": 0.16, "short_memory_loss": 0.08, "steps_budget": 4000, "steps": 4000, "min_span": length // 2,
             "valid_accuracy": 0.5, "valid_loss": 0.1, **extra}
 
 
@@ -299,11 +299,13 @@ def test_preset_report_shows_published_beside_ours_with_chance():
     records += [_cell("lstm", 100, s, False, accuracy=0.15) for s in range(3)]
     table = presets.comparison_table(results_frame(records), "hs1997-adding").reset_index()
     ours = table[(table["model"] == "lstm-1997") & (table["L"] == 100)].iloc[0]
-    assert ours["published"] == "74,000" and ours["ours"].startswith("61,000 [58,516, 63,484]")
-    assert "3 of 3 seeds solved" in ours["ours"] and ours["seeds solved"] == "3/3"
+    assert ours["published"] == "74,000" and ours["ours"] == "60,000 / 61,000 / 62,000 (3 of 3 seeds solved)"
+    assert ours["seeds solved"] == "3/3"
     assert ours["our test accuracy"] == "0.990 (chance 0.150)"
     plain = table[(table["model"] == "lstm") & (table["L"] == 100)].iloc[0]  # run beside it, not reported
-    assert plain["published"] == "—" and plain["ours"] == "none of 3 seeds solved" and plain["source"] == "not reported"
+    # unsolved seeds are censored at their budget, and the text says how far they got
+    assert plain["published"] == "—" and plain["ours"] == "none of 3 seeds solved; 3 unsolved after 256,000"
+    assert plain["source"] == "not reported"
     assert table[(table["model"] == "lstm-1997") & (table["L"] == 500)].iloc[0]["ours"] == "not run"
 
 

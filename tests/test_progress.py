@@ -44,7 +44,7 @@ def test_pipe_or_no_progress_gets_plain_lines_only(tmp_path):
         assert result.returncode == 0 and "\x1b[" not in result.stderr + result.stdout
         lines = [line for line in result.stderr.splitlines() if line.startswith("delayed-recall L=")]
         assert [line.split(":")[0] for line in lines] == ["delayed-recall L=5 rnn seed=0", "delayed-recall L=5 gru seed=0"]
-        assert "delayed-recall (L = distractors between cue and query; test accuracy, chance 0.125, short memory 0.125):" in result.stderr  # the summary table at the end
+        assert "delayed-recall (L = distractors between cue and query; test accuracy, chance 0.125, short memory 0.125; n=1 seed per cell: no intervals):" in result.stderr  # the summary table at the end
 
 
 def test_finished_line_names_status_accuracy_and_chance():
