@@ -63,6 +63,8 @@ def _log_length_axis(axis: plt.Axes, lengths: pd.Series) -> None:
     axis.set_xscale("log")
     axis.set_xticks(ticks, [str(length) for length in ticks])
     axis.minorticks_off()
+    # a margin of a quarter of a decade, so one or two lengths do not stretch the dodge across the panel
+    axis.set_xlim(ticks[0] / 10 ** 0.25, ticks[-1] * 10 ** 0.25)
 
 
 def _log_step_axis(axis: plt.Axes, steps: pd.Series, most: int = 6) -> None:
@@ -102,7 +104,7 @@ def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str
     cells = cells.assign(shown=cells["accuracy"].fillna(0.0), x=_dodged_lengths(cells, palette))
     measured = cells[cells["accuracy"].notna()]
     if len(measured):
-        sns.lineplot(data=measured, x="x", y="accuracy", hue="model", palette=palette, errorbar=mean_interval,
+        sns.lineplot(data=measured, x="x", y="accuracy", hue="model", palette=palette, errorbar=share_interval,
                      ax=axis, legend=False, linewidth=1.6)
     for (model, status), group in cells.groupby(["model", "status"]):
         marker, _ = STATUS_MARKERS[status]
@@ -120,6 +122,12 @@ def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str
     axis.set_title(f"{task} (v{first['task_version']})", fontsize=10)
     axis.set_xlabel(f"L = {length_meaning(task)} (log scale)")
     axis.set_ylabel("test accuracy, scored positions")
+
+
+def share_interval(values: pd.Series) -> tuple[float, float]:
+    """The 95% t interval of a mean accuracy, clipped to [0, 1] (an accuracy is a share)."""
+    low, high = mean_interval(pd.Series(values))
+    return max(low, 0.0), min(high, 1.0)
 
 
 def _mark_horizons(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
@@ -230,7 +238,7 @@ def plot_length_generalisation(records: list[dict[str, Any]], stem: Path) -> Non
     if points.empty:
         return
     grid = sns.relplot(data=points, x="eval_length", y="accuracy", hue="model", row="task", col="length",
-                       kind="line", marker="o", errorbar=mean_interval, palette=_palette(points["model"]),
+                       kind="line", marker="o", errorbar=share_interval, palette=_palette(points["model"]),
                        height=2.8, aspect=1.3, facet_kws={"sharex": False, "margin_titles": True})
     for (task, length), axis in grid.axes_dict.items():
         here = points[(points["task"] == task) & (points["length"] == length)]
