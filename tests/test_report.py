@@ -59,6 +59,8 @@ def test_report_files_keep_every_cell_including_failures(tmp_path):
     svg = (tmp_path / "plots" / "accuracy_vs_length.svg").read_text()
     assert "diverged" in svg and "failed" in svg and "budget hit" in svg and "chance" in svg
     assert "short memory" in svg and "sequence length T" in svg
+    assert "horizon (≥ half of seeds solved)" in svg and "95% interval of the seed mean" in svg  # gru solved L=50
+    assert "- gru: adding solved up to L=50 [50, 50] (2 seeds;" in report and "## Horizons" in report
     for plot in ("learning_curves", "heatmap", "steps_to_solve"):
         for suffix in (".png", ".svg"):
             assert (tmp_path / "plots" / f"{plot}{suffix}").stat().st_size > 1000, plot
