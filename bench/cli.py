@@ -382,8 +382,8 @@ def _announce_preset(name: str, sweep: Any, concurrent: int) -> None:
     from bench.cost import estimate_sweep_seconds, seconds_text
 
     seconds = estimate_sweep_seconds(sweep, concurrent)
-    needs = "needs a GPU for its full budget; " if preset.gpu and not sweep.device.startswith("cuda") else ""
-    click.echo(f"bench: preset {name} {needs}on this machine ({sweep.device}) it would take about "
+    needs = " needs a GPU for its full budget;" if preset.gpu and not sweep.device.startswith("cuda") else ":"
+    click.echo(f"bench: preset {name}{needs} on this machine ({sweep.device}) it would take about "
                f"{seconds_text(seconds)} at {concurrent} cell(s) at a time (timed from a few steps of each cell's "
                "shape; an upper bound when cells stop at a solve). Ctrl-C stops it; re-running resumes.", err=True)
 
