@@ -105,6 +105,8 @@ def train_cell(cell: Cell, on_progress: ProgressCallback | None = None) -> dict[
     except Exception as error:  # a failure is a row, never a crashed sweep
         outcome.status = "failed"
         outcome.error = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=-3)}"
+    finally:  # flush-to-zero is process-wide CPU state: do not leave it set in a caller that trains in-process
+        torch.set_flush_denormal(False)
     return _record(cell, outcome, started)
 
 
