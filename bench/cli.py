@@ -277,21 +277,14 @@ training_options = _options(
                  help="Optimizer steps budget per cell."),
     click.option("--batch-size", type=click.IntRange(1, 65536), default=64, show_default=True,
                  help="Training sequences per optimizer step."),
-    click.option("--batch-sizes", type=IntList("batch size", 1, 65536), default=None,
-                 help="Sweep batch sizes as an axis, comma list (replaces --batch-size)."),
     click.option("--hidden", type=click.IntRange(1, 65536), default=128, show_default=True,
                  help="Hidden units per layer (model width)."),
-    click.option("--hiddens", type=IntList("hidden size", 1, 65536), default=None,
-                 help="Sweep widths as an axis, comma list (replaces --hidden)."),
     click.option("--params", type=Count(), default=None,
                  help="Pick each model's width so its parameter count is within 5% of this (e.g. 70k); "
                       "replaces --hidden, and each cell records its count."),
     click.option("--layers", type=click.IntRange(1, 64), default=1, show_default=True, help="Stacked layers."),
     click.option("--lr", type=FiniteFloat(0, 1e6, min_open=True), default=1e-3, show_default=True,
                  help="Adam learning rate."),
-    click.option("--lrs", type=FloatList(), default=None,
-                 help="Sweep learning rates as an axis, comma list (replaces --lr). With several settings the "
-                      "report selects per (model, L) on the validation split."),
     click.option("--clip", type=FiniteFloat(0, 1e9), default=1.0, show_default=True,
                  help="Gradient-norm clipping; 0 turns it off."),
     click.option("--eval-every", type=click.IntRange(1, 10**8), default=200, show_default=True,
@@ -316,6 +309,17 @@ training_options = _options(
                  help="Progress bars (only on a terminal)."),
 )
 
+# hyperparameter axes: `run` only (`bench horizon` searches lengths for one setting per model)
+setting_axes = _options(
+    click.option("--hiddens", type=IntList("hidden size", 1, 65536), default=None,
+                 help="Sweep widths as an axis, comma list (replaces --hidden)."),
+    click.option("--lrs", type=FloatList(), default=None,
+                 help="Sweep learning rates as an axis, comma list (replaces --lr). With several settings the "
+                      "report selects per (model, L) on the validation split."),
+    click.option("--batch-sizes", type=IntList("batch size", 1, 65536), default=None,
+                 help="Sweep batch sizes as an axis, comma list (replaces --batch-size)."),
+)
+
 
 @cli.command()
 @plugin_option
@@ -333,6 +337,7 @@ training_options = _options(
               help="After training, also test every cell at these lengths (train at L, test at L'): a table "
                    "and a plot of their own.")
 @training_options
+@setting_axes
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Local worker processes, or Ray tasks on a local instance or a cluster.")
 @click.option("--ray-address", default=None, help="Ray cluster to join ('auto', 'ray://host:10001').")
@@ -408,12 +413,12 @@ def _widths(ctx: click.Context, options: dict[str, Any]) -> tuple[tuple[int, ...
     from click.core import ParameterSource
 
     params = options["params"] or 0
-    if params and ParameterSource.COMMANDLINE in (ctx.get_parameter_source("hidden"), ctx.get_parameter_source("hiddens")):
+    if params and ParameterSource.COMMANDLINE in (ctx.get_parameter_source("hidden"), ctx.get_parameter_source("hiddens") if "hiddens" in options else None):
         if ctx.get_parameter_source("params") == ParameterSource.COMMANDLINE:
             raise click.BadParameter("--params picks each model's width: give it or --hidden/--hiddens, not both",
                                      param_hint="'--params'")
         params = 0  # a width on the command line overrides a preset's --params
-    return options["hiddens"] or (), params
+    return options.get("hiddens") or (), params
 
 
 def _sweep_from_options(ctx: click.Context, options: dict[str, Any], lengths: tuple[int, ...] | None = None) -> tuple[Any, Path]:
@@ -431,7 +436,7 @@ def _sweep_from_options(ctx: click.Context, options: dict[str, Any], lengths: tu
                         options.get("eval_lengths") or ())
     sweep = Sweep(options["task_names"], lengths, options["model_names"], _seeds(ctx, options),
                   ModelConfig(options["hidden"], options["layers"]), train, options["device"], options["threads"],
-                  hiddens=hiddens, lrs=options["lrs"] or (), batch_sizes=options["batch_sizes"] or (), params=params)
+                  hiddens=hiddens, lrs=options.get("lrs") or (), batch_sizes=options.get("batch_sizes") or (), params=params)
     _check_widths(sweep)
     return sweep, root
 
@@ -474,11 +479,12 @@ def horizon(ctx: click.Context, **options: Any) -> int:
     if options["max_length"] < low:
         raise click.BadParameter(f"{options['max_length']} is below the smallest length tried ({low})",
                                  param_hint="'--max-length'")
-    options.setdefault("n_seeds", None)
-    if options["n_seeds"] is None and ctx.get_parameter_source("seeds").name == "DEFAULT":
+    from click.core import ParameterSource
+
+    if options["n_seeds"] is None and ctx.get_parameter_source("seeds") == ParameterSource.DEFAULT:
         options["n_seeds"] = 3  # a horizon needs seeds: "at least half of them solved"
     candidates = candidate_lengths(low, options["max_length"], options["ratio"])
-    sweep, root = _sweep_from_options(ctx, {**options, "lrs": None, "batch_sizes": None}, candidates)
+    sweep, root = _sweep_from_options(ctx, options, candidates)
     executor = make_executor("local", sweep.device, sweep.threads, options["jobs"], options["cells_per_gpu"])
     _check_memory(sweep, getattr(executor, "jobs", 1))
     try:

@@ -19,7 +19,6 @@ STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "ti
 PLOTS = [("accuracy_vs_length", "Test accuracy against length L"), ("heatmap", "The grid at a glance"),
          ("steps_to_solve", "Optimizer steps to solve"), ("learning_curves", "Learning curves"),
          ("length_generalisation", "Trained at L, tested at L'")]
-SETTING_TABLE_COLUMNS = ["task", "model", "setting", "length", "valid_accuracy", "valid_loss", "test_accuracy"]
 CELL_COLUMNS = ["model", "length", "min_span", "seed", "status", "verdict", "accuracy", "accuracy_se",
                 "chance_accuracy", "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss",
                 "loss_ratio", "valid_accuracy", "window_accuracy", "steps", "steps_to_solve", "diverged_step",
@@ -108,7 +107,7 @@ def cell_anchor(task: str, model: str, length: int) -> str:
 def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame,
                   manifest: dict[str, Any], plots_dir: Path) -> str:
     """report.html for one run."""
-    from bench.report import cell_text, select_settings
+    from bench.report import select_settings, settings_table
 
     name = manifest.get("name", "")
     body = [f"<h1 id='top'>bench run <code>{_e(name)}</code></h1>", header_html(manifest)]
@@ -119,8 +118,8 @@ def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: p
     for task, task_summary in shown.groupby("task", sort=True):
         body += task_section(frame[frame["task"] == task], task_summary, several=len(shown) < len(summary))
     if len(shown) < len(summary):
-        body += ["<h2 id='settings'>Every setting</h2>", table_html(summary.assign(
-            test_accuracy=summary.apply(cell_text, axis=1)), SETTING_TABLE_COLUMNS)]
+        table = settings_table(summary)
+        body += ["<h2 id='settings'>Every setting</h2>", table_html(table, list(table.columns))]
     body += length_generalisation_html(records)
     body += plots_section(plots_dir)
     cells = with_settings(frame).sort_values(["task", "model", "setting", "length", "seed"])

@@ -136,6 +136,7 @@ class ParamsTooSmall(ValueError):
 def width_for_params(name: str, target: int, n_inputs: int, n_outputs: int, tokens: bool, layers: int = 1) -> int:
     """The hidden size whose parameter count is closest to `target` (counts grow with the width, so a
     bisection finds it); ParamsTooSmall when even that is more than 5% away."""
+    @functools.lru_cache(maxsize=None)  # the bisection and the final check ask for some widths twice
     def count(hidden: int) -> int:
         with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave global state alone
             return count_parameters(build(name, n_inputs, n_outputs, hidden, layers, tokens, seq_len=100))

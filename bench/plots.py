@@ -89,15 +89,16 @@ def plot_accuracy_vs_length(frame: pd.DataFrame, stem: Path) -> None:
     task_names = sorted(frame["task"].unique())
     figure, axes = plt.subplots(1, len(task_names), figsize=(5.2 * len(task_names), 4.2), squeeze=False)
     palette = _palette(frame["model"])
+    found = [h for h in horizons(frame) if h.length is not None]
     for axis, task in zip(axes[0], task_names):
-        _plot_task(axis, frame[frame["task"] == task], task, palette)
-    figure.legend(handles=_legend_handles(palette, frame), loc="center left", bbox_to_anchor=(1.0, 0.5),
+        _plot_task(axis, frame[frame["task"] == task], task, palette, [h for h in found if h.task == task])
+    figure.legend(handles=_legend_handles(palette, frame, bool(found)), loc="center left", bbox_to_anchor=(1.0, 0.5),
                   frameon=False)
     figure.tight_layout()
     _save(figure, stem)
 
 
-def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
+def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any], found: list[Any]) -> None:
     # the line and its band are the seed mean and its 95% t interval over the cells that have a test
     # accuracy; failed and diverged-before-any-eval cells have none and are drawn apart, as crosses at 0;
     # each model is shifted a few percent along the log axis so markers at chance do not hide each other
@@ -112,7 +113,7 @@ def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str
         axis.scatter(group["x"], group["shown"], marker=marker, s=46, zorder=3,
                      facecolors="white" if hollow else palette[model], edgecolors=palette[model],
                      linewidths=1.4)
-    _mark_horizons(axis, cells, task, palette)
+    _mark_horizons(axis, found, palette)
     first = cells.iloc[0]
     axis.axhline(first["chance_accuracy"], color="0.35", linestyle="--", linewidth=1.1)
     if _has_short_memory(cells):
@@ -130,12 +131,11 @@ def share_interval(values: pd.Series) -> tuple[float, float]:
     return max(low, 0.0), min(high, 1.0)
 
 
-def _mark_horizons(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str, Any]) -> None:
+def _mark_horizons(axis: plt.Axes, found: list[Any], palette: dict[str, Any]) -> None:
     """A downward triangle above each model's horizon (the longest L at least half its seeds solved)."""
-    for found in horizons(cells):
-        if found.length is not None:
-            x = _dodged_lengths(pd.DataFrame({"length": [found.length], "model": [found.model]}), palette).iloc[0]
-            axis.scatter([x], [1.05], marker="v", s=70, color=palette[found.model], zorder=4, clip_on=False)
+    for horizon in found:
+        x = _dodged_lengths(pd.DataFrame({"length": [horizon.length], "model": [horizon.model]}), palette).iloc[0]
+        axis.scatter([x], [1.05], marker="v", s=70, color=palette[horizon.model], zorder=4, clip_on=False)
 
 
 def _has_short_memory(cells: pd.DataFrame) -> bool:
@@ -145,7 +145,7 @@ def _has_short_memory(cells: pd.DataFrame) -> bool:
 
 
 
-def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame) -> list[Line2D]:
+def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame, any_horizon: bool) -> list[Line2D]:
     handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
     handles.append(Line2D([], [], color="0.35", linestyle="--", label="chance"))
     if _has_short_memory(frame):
@@ -157,7 +157,7 @@ def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame) -> list[Line2D
                               markerfacecolor="white" if hollow else "0.2"))
     if len(frame["seed"].unique()) > 1:
         handles.append(Line2D([], [], color="0.7", linewidth=6, alpha=0.5, label="95% interval of the seed mean"))
-    if any(found.length is not None for found in horizons(frame)):
+    if any_horizon:
         handles.append(Line2D([], [], marker="v", linestyle="", color="0.2", label="horizon (≥ half of seeds solved)"))
     return handles
 

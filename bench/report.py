@@ -28,7 +28,7 @@ def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[st
     if len(frame):  # the plots show the selected setting per (task, model, L), like the grids
         shown = select_settings(summary)
         write_plots(selected_cells(frame, shown), records, shown, run_dir / "plots")
-    atomic_write(run_dir / "report.md", markdown_report(frame, manifest, records).encode())
+    atomic_write(run_dir / "report.md", markdown_report(frame, manifest, records, summary).encode())
     page = render_report(frame, records, summary, manifest, run_dir / "plots")
     atomic_write(run_dir / "report.html", page.encode())
     return frame
@@ -134,8 +134,8 @@ GRID_NOTE = ("Cells show test accuracy on the scored positions: the mean over se
              "than short memory), ≈chance.")
 
 
-def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any],
-                    records: list[dict[str, Any]] | None = None) -> str:
+def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any], records: list[dict[str, Any]] | None = None,
+                    summary: pd.DataFrame | None = None) -> str:
     """report.md: header with provenance, the horizons, a model x length grid per task, then every cell."""
     from bench.horizon import HORIZON_RULE, headline
 
@@ -144,7 +144,7 @@ def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any],
         return "\n".join(lines + ["No finished cells yet."]) + "\n"
     lines += ["## Horizons", "", HORIZON_RULE, "", *[f"- {text}" for text in headline(frame)], ""]
     lines += published_lines(frame, manifest)
-    summary = summarize(frame)
+    summary = summarize(frame) if summary is None else summary
     shown = select_settings(summary)
     several = len(shown) < len(summary)
     for task, cells in frame.groupby("task", sort=True):
@@ -153,15 +153,15 @@ def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any],
         lines += [f"## {task} (version {first['task_version']})", "", f"{task_notes(cells)} {GRID_NOTE} {one}".rstrip(), "",
                   *([SELECTION_NOTE, ""] if several else []), _grid_table(shown[shown["task"] == task]), ""]
     if several:
-        lines += ["## Every setting", "", _settings_table(summary), ""]
+        lines += ["## Every setting", "", _plain_markdown(settings_table(summary).set_index("task").round(4)), ""]
     lines += [*length_generalisation_lines(records or []), "## All cells", "", _cells_table(frame), ""]
     return "\n".join(lines)
 
 
-def _settings_table(summary: pd.DataFrame) -> str:
-    table = summary.assign(test_accuracy=summary.apply(cell_text, axis=1))[
+def settings_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Every setting's validation numbers (what the selection reads) beside its test grid text."""
+    return summary.assign(test_accuracy=summary.apply(cell_text, axis=1))[
         ["task", "model", "setting", "length", "valid_accuracy", "valid_loss", "test_accuracy"]]
-    return _plain_markdown(table.set_index("task").round(4))
 
 
 def task_notes(cells: pd.DataFrame) -> str:

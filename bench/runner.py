@@ -109,7 +109,7 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
     stored before stays."""
     cells = sweep.expand()
     run_dir = store.run_dir(name or sweep.default_name())
-    manifest = _manifest(sweep, run_dir.name, cells, argv or provenance.argv())
+    manifest = new_manifest(sweep, run_dir.name, cells, argv or provenance.argv())
     if preset:
         manifest["preset"] = preset
     start_run(store, run_dir, manifest)
@@ -211,7 +211,8 @@ def rebuild_report(run_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _manifest(sweep: Sweep, name: str, cells: list[Cell], argv: list[str]) -> dict[str, Any]:
+def new_manifest(sweep: Sweep, name: str, cells: list[Cell], argv: list[str]) -> dict[str, Any]:
+    """A run's manifest before any cell finishes: the sweep, the command, the cell keys, provenance."""
     return {
         "name": name, "created": time.time(), "argv": argv, "sweep": sweep.to_dict(),
         "cells": [cell.key for cell in cells], "finished": 0, "environment": provenance.environment(),

@@ -18,7 +18,7 @@ from typing import Any, Generator
 
 from bench.executors import Executor
 from bench.horizon import SOLVED_SHARE
-from bench.runner import compute_cells, finish_run, start_run, _manifest
+from bench.runner import compute_cells, finish_run, new_manifest, start_run
 from bench.store import Store, write_json
 from bench.sweep import Cell, Sweep
 from bench import provenance
@@ -88,7 +88,7 @@ def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, execu
     """Search every model of `sweep` (its lengths are ignored; `candidates` are searched) for its
     horizon on the sweep's one task, all models in lockstep so each round's cells run together."""
     run_dir = store.run_dir(name or f"horizon-{replace(sweep, lengths=candidates).default_name()}")
-    manifest = {**_manifest(replace(sweep, lengths=candidates), run_dir.name, [], argv or provenance.argv()),
+    manifest = {**new_manifest(replace(sweep, lengths=candidates), run_dir.name, [], argv or provenance.argv()),
                 "kind": "horizon search"}
     start_run(store, run_dir, manifest)
     searches = {model: gallop_then_bisect(len(candidates)) for model in sweep.models}
