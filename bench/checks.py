@@ -92,4 +92,24 @@ def _check_seeded(name: str, tokens: bool, n_inputs: int, n_outputs: int) -> str
     return None
 
 
-MODEL_CHECKS: tuple[ModelCheck, ...] = (_check_outputs, _check_causal, _check_gradients, _check_seeded)
+def _check_states(name: str, tokens: bool, n_inputs: int, n_outputs: int) -> str | None:
+    """A model the gradient-flow probe sees into must give it the outputs of `forward` and one state per
+    step, each reachable from the one before (else the probe's profile would be wrong, not just missing)."""
+    from bench import flow
+
+    model = _build(name, tokens, n_inputs, n_outputs)
+    if not flow.probeable(model):
+        return None
+    x = _inputs(tokens, n_inputs)
+    outputs, states = flow.forward_with_states(model, x)
+    if not torch.allclose(outputs, model(x), atol=1e-5):
+        return "forward_with_states gives other outputs than forward"
+    if len(states) != STEPS or any(s.dim() != 2 or s.shape[0] != len(x) for s in states):
+        return f"forward_with_states must give {STEPS} states of shape (batch, state size), one per step"
+    reached, = torch.autograd.grad(states[-1].sum(), states[-2], allow_unused=True)
+    if reached is None:
+        return "forward_with_states: the last state is not computed from the one before"
+    return None
+
+
+MODEL_CHECKS: tuple[ModelCheck, ...] = (_check_outputs, _check_causal, _check_gradients, _check_seeded, _check_states)

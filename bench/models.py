@@ -71,12 +71,16 @@ class SequenceModel(nn.Module):
         self.core = core
         self.readout = nn.Linear(hidden, n_outputs)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """What the core reads: the embedding or one-hot of token ids, or the features as they are."""
         if self.embedding is not None:
-            x = self.embedding(x)
-        elif self.tokens:
-            x = nn.functional.one_hot(x, self.n_inputs).to(self.readout.weight.dtype)
-        states, _ = self.core(x)
+            return self.embedding(x)
+        if self.tokens:
+            return nn.functional.one_hot(x, self.n_inputs).to(self.readout.weight.dtype)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states, _ = self.core(self.encode(x))
         return self.readout(states)
 
 
