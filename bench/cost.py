@@ -24,17 +24,15 @@ def seconds_per_step(cell: Cell) -> float:
                              cell.model_config.layers, tokens=task.inputs == "tokens",
                              seq_len=task.seq_len(cell.length)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cell.train.lr)
-    from bench.train import _to_device, sequence_losses
+    from bench.train import backward, to_device
 
     started = 0.0
     for step in range(TIMED_STEPS + 1):
         if step == 1:
             _synchronize(device)
             started = time.perf_counter()
-        x, y, mask = _to_device(task.generate(cell.train.batch_size, cell.length, cell.seed, "train", 0), device)
-        loss = sequence_losses(task, model(x), y, mask).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        batch = to_device(task.generate(cell.train.batch_size, cell.length, cell.seed, "train", 0), device)
+        backward(model, optimizer, task, batch, cell.train.clip)
         optimizer.step()
     _synchronize(device)
     return (time.perf_counter() - started) / TIMED_STEPS

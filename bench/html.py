@@ -18,11 +18,15 @@ STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "ti
                 "failed": "✗ failed"}
 PLOTS = [("accuracy_vs_length", "Test accuracy against length L"), ("heatmap", "The grid at a glance"),
          ("steps_to_solve", "Optimizer steps to solve"), ("learning_curves", "Learning curves"),
-         ("length_generalisation", "Trained at L, tested at L'")]
+         ("length_generalisation", "Trained at L, tested at L'"),
+         ("gradient_flow", "Gradient flow after training at the longest length")]
 CELL_COLUMNS = ["model", "length", "min_span", "seed", "status", "verdict", "accuracy", "accuracy_se",
                 "chance_accuracy", "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss",
                 "loss_ratio", "valid_accuracy", "window_accuracy", "steps", "steps_to_solve", "diverged_step",
                 "seconds", "params"]
+
+DETAIL_DIAGNOSTICS = ["grad_norm_median", "grad_norm_p95", "grad_norm_max", "clipped_fraction", "flow_decay",
+                      "flow_first_to_last"]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;
@@ -120,7 +124,7 @@ def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: p
     if len(shown) < len(summary):
         table = settings_table(summary)
         body += ["<h2 id='settings'>Every setting</h2>", table_html(table, list(table.columns))]
-    body += length_generalisation_html(records)
+    body += length_generalisation_html(records) + gradient_flow_html(records)
     body += plots_section(plots_dir)
     cells = with_settings(frame).sort_values(["task", "model", "setting", "length", "seed"])
     columns = ["task", "model", *(["setting"] if cells["setting"].str.len().any() else []), *CELL_COLUMNS[1:], "key"]
@@ -161,6 +165,18 @@ def published_html(frame: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
             f"<p>{_e(preset.title)}. Source: {_e(preset.source)}.</p>",
             table_html(table.reset_index(), list(table.reset_index().columns)),
             f"<p>What this run does differently from the paper:</p><ul>{differences}</ul>"]
+
+
+def gradient_flow_html(records: list[dict[str, Any]]) -> list[str]:
+    """The gradient-flow table at each task's longest length (nothing when no cell has diagnostics)."""
+    from bench.flowreport import FLOW_NOTE, flow_display, flow_table
+
+    table = flow_table(records)
+    if table.empty:
+        return []
+    shown = flow_display(table)
+    return ["<h2 id='gradient-flow'>Gradient flow</h2>", f"<p class='sub'>{_e(FLOW_NOTE)}</p>",
+            table_html(shown, list(shown.columns))]
 
 
 def length_generalisation_html(records: list[dict[str, Any]]) -> list[str]:
@@ -286,7 +302,8 @@ def cell_detail(group: list[dict[str, Any]]) -> str:
     seeds = pd.DataFrame([{k: r.get(k) for k in ["seed", "status", "accuracy", "valid_accuracy",
                                                    "best_valid_accuracy", "window_accuracy", "loss", "loss_se",
                                                    "loss_ratio", "steps", "steps_to_solve", "diverged_step",
-                                                   "seconds", "steps_per_second", "key"]} for r in group])
+                                                   "seconds", "steps_per_second", *DETAIL_DIAGNOSTICS,
+                                                   "key"]} for r in group])
     errors = [f"<pre>seed {r['seed']}: {_e(r['error'])}</pre>" for r in group if r.get("error")]
     return (f"<section class='cell' id='{cell_anchor(first['task'], first['model'], first['length'])}'>"
             f"<h3>{_e(first['task'])} · {_e(first['model'])} · L={first['length']}</h3>"

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 matplotlib.rcParams["svg.hashsalt"] = "bench"  # stable element ids: the same cells give the same SVG bytes
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -38,6 +39,8 @@ def write_plots(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.
     plot_heatmap(summary, folder / "heatmap")
     plot_steps_to_solve(frame, folder / "steps_to_solve")
     plot_length_generalisation(records, folder / "length_generalisation")
+    shown = set(frame["key"])  # the selected setting's cells, like the other plots
+    plot_gradient_flow([r for r in records if r["key"] in shown], folder / "gradient_flow")
 
 
 def _save(figure: plt.Figure, stem: Path) -> None:
@@ -251,3 +254,72 @@ def plot_length_generalisation(records: list[dict[str, Any]], stem: Path) -> Non
     grid.set_titles(row_template="{row_name}", col_template="trained at L={col_name}")
     grid.set_axis_labels("tested at L' (log scale)", "test accuracy")
     _save(grid.figure, stem)
+
+
+def plot_gradient_flow(records: list[dict[str, Any]], stem: Path) -> None:
+    """The end-of-training gradient-flow profiles at each task's longest length: a panel per task, a
+    line per model (geometric mean over seeds), log scale."""
+    from bench.flowreport import flow_table, mean_profiles
+
+    profiles = mean_profiles(records)
+    if profiles.empty:
+        return
+    factors = flow_table(records).set_index(["task", "model"])["factor_per_step"]
+    task_names = sorted(profiles["task"].unique())
+    figure, axes = plt.subplots(1, len(task_names), figsize=(6.2 * len(task_names), 4.2), squeeze=False)
+    palette = _palette(profiles["model"])
+    for axis, task in zip(axes[0], task_names):
+        rows = profiles[profiles["task"] == task]
+        for model, points in rows.groupby("model"):
+            factor = factors.get((task, model))
+            axis.plot(points["distance"], points["grad_norm"], color=palette[model], linewidth=1.6,
+                      label=model + (f" (×{factor:.3g}/step)" if factor is not None and pd.notna(factor) else ""))
+        axis.set_yscale("log")
+        axis.set_title(f"{task}, L={rows['length'].iloc[0]}: after training")
+        axis.set_xlabel("steps back from the end of the sequence (T-1-t)")
+        axis.set_ylabel("||dL/ds_t||, geometric mean over seeds")
+        axis.legend(fontsize=8, frameon=False)
+    _save(figure, stem)
+
+
+def plot_probe(profiles: pd.DataFrame, summary: pd.DataFrame, training: pd.DataFrame, spec: Any, stem: Path) -> None:
+    """`bench probe`: ||dL/ds_t|| against the distance to the end of the sequence (log scale), a line per
+    model (colour) and checkpoint (later ones darker and solid), labelled with the fitted factor per step;
+    beside it, when the models were trained, the pre-clipping gradient norm per step with the clip."""
+    trained = len(training) > 0
+    figure, axes = plt.subplots(1, 2 if trained else 1, figsize=(12.5 if trained else 7, 4.4), squeeze=False)
+    palette = _palette(profiles["model"])
+    _plot_profiles(axes[0][0], profiles, summary, palette)
+    axes[0][0].set_title(f"{spec.task}, L={spec.length}: gradient reaching each step"
+                         + (f" (init radius {spec.init_radius:g})" if spec.init_radius is not None else ""))
+    if trained:
+        _plot_training_norms(axes[0][1], training, spec.clip, palette)
+    _save(figure, stem)
+
+
+def _plot_profiles(axis: plt.Axes, profiles: pd.DataFrame, summary: pd.DataFrame, palette: dict[str, Any]) -> None:
+    steps = sorted(summary["step"].unique())
+    rates = summary.set_index(["model", "step"])["factor_per_step"]
+    for (model, step), points in profiles[profiles["grad_norm"] > 0].groupby(["model", "step"]):
+        late = steps.index(step) + 1 == len(steps)
+        factor = rates.get((model, step))
+        label = f"{model} {'init' if step == 0 else f'step {step}'}" + (f" (×{factor:.3g}/step)" if pd.notna(factor) else "")
+        axis.plot(points["distance"], points["grad_norm"], color=palette[model], label=label,
+                  linestyle="-" if late else "--", alpha=0.35 + 0.65 * (steps.index(step) + 1) / len(steps), linewidth=1.6)
+    axis.set_yscale("log")
+    axis.set_xlabel("steps back from the end of the sequence (T-1-t)")
+    axis.set_ylabel("mean ||dL/ds_t|| over the batch")
+    axis.legend(fontsize=8, frameon=False)
+
+
+def _plot_training_norms(axis: plt.Axes, training: pd.DataFrame, clip: float, palette: dict[str, Any]) -> None:
+    for model, rows in training.groupby("model"):
+        finite = rows[np.isfinite(rows["grad_norm"])]
+        axis.plot(finite["step"], finite["grad_norm"], color=palette[model], label=model, linewidth=1.2)
+    if clip > 0:
+        axis.axhline(clip, color="#666", linestyle=":", label=f"clip {clip:g}")
+    axis.set_yscale("log")
+    axis.set_xlabel("training step")
+    axis.set_ylabel("gradient norm before clipping")
+    axis.set_title("gradient norm during training" + (" (clipping off)" if clip <= 0 else ""))
+    axis.legend(fontsize=8, frameon=False)

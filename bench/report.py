@@ -154,7 +154,8 @@ def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any], records: list
                   *([SELECTION_NOTE, ""] if several else []), _grid_table(shown[shown["task"] == task]), ""]
     if several:
         lines += ["## Every setting", "", _plain_markdown(settings_table(summary).set_index("task").round(4)), ""]
-    lines += [*length_generalisation_lines(records or []), "## All cells", "", _cells_table(frame), ""]
+    lines += [*length_generalisation_lines(records or []), *gradient_flow_lines(records or []),
+              "## All cells", "", _cells_table(frame), ""]
     return "\n".join(lines)
 
 
@@ -277,3 +278,14 @@ def length_generalisation_lines(records: list[dict[str, Any]]) -> list[str]:
     if table.empty:
         return []
     return ["## Length generalisation (trained at L, tested at L')", "", _plain_markdown(table.set_index("task").round(4)), ""]
+
+
+def gradient_flow_lines(records: list[dict[str, Any]]) -> list[str]:
+    """The gradient-flow table at each task's longest length (nothing when no cell has diagnostics)."""
+    from bench.flowreport import FLOW_NOTE, flow_display, flow_table
+
+    table = flow_table(records)
+    if table.empty:
+        return []
+    return ["## Gradient flow", "", FLOW_NOTE, "", _plain_markdown(flow_display(table).set_index("task")), "",
+            "Profiles: `plots/gradient_flow.png`; every cell's numbers are in results.csv.", ""]

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 SCHEMA = 1
-NESTED = ("curve", "provenance", "generalisation")  # kept in the cell file, left out of the flat tables
+NESTED = ("curve", "provenance", "generalisation", "gradient_flow")  # kept in the cell file, left out of the flat tables
 # At chance: the test loss no more than 10% below the memoryless loss (loss / chance > 0.9), and the
 # accuracy less than 10% of the way from chance to perfect. The loss catches the published trap (copy's
 # CE equal to the memoryless CE); the accuracy keeps a cell that does beat chance, but with poorly
@@ -134,8 +134,9 @@ COLUMNS = ["key", "task", "task_version", "task_params", "model", "model_version
            "loss", "loss_se", "sequences_correct", "eval_positions", "valid_accuracy", "valid_loss",
            "best_valid_accuracy", "window_accuracy", "chance_accuracy", "chance_loss", "loss_ratio",
            "short_memory_accuracy", "short_memory_loss", "solve_criterion", "steps", "steps_to_solve",
-           "sequences_to_solve", "diverged_step", "seconds", "steps_per_second", "device", "error", "at_chance",
-           "bridged", "verdict"]
+           "sequences_to_solve", "diverged_step", "seconds", "steps_per_second", "device", "error",
+           "grad_norm_median", "grad_norm_p95", "grad_norm_max", "clipped_fraction", "flow_decay",
+           "flow_first_to_last", "at_chance", "bridged", "verdict"]
 
 
 def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

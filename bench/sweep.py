@@ -30,6 +30,9 @@ class TrainConfig:
     time_limit: float = 0.0  # seconds per cell; 0 means none
     stop: str = "solved"  # "solved": stop at a confirmed solve; "budget": train the whole budget regardless
     eval_lengths: tuple[int, ...] = ()  # after training, also test at these lengths (train at L, test at L')
+    # gradient norms and the end-of-training gradient-flow profile; they change no training number, but
+    # a cell stored without them is not one that has them
+    diagnostics: bool = True
 
     def identity(self) -> dict[str, Any]:
         """The settings as plain data; settings added later are left out at their default, so cells
@@ -41,7 +44,7 @@ class TrainConfig:
         return data
 
 
-LATER_DEFAULTS: dict[str, Any] = {"eval_lengths": ()}
+LATER_DEFAULTS: dict[str, Any] = {"eval_lengths": (), "diagnostics": True}
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,16 @@ import torch
 from torch.nn import functional as F
 
 import tasks
-from bench import models
+from bench import flow, models
 from bench.provenance import machine
 from bench.sweep import PROTOCOL, Cell, content_hash
 
 STATUSES = ("solved", "unsolved", "timeout", "diverged", "failed")
 DIVERGENCE_FACTOR = 1e4  # a loss this many times the first step's loss has exploded, finite or not
 EVAL_CHUNK = 250  # held-out sequences per forward pass during evaluation
+FLOW_BATCH = 32  # validation sequences the end-of-training gradient-flow profile is averaged over
+DIAGNOSTICS = ("grad_norm_median", "grad_norm_p95", "grad_norm_max", "clipped_fraction", "flow_decay",
+               "flow_first_to_last", "gradient_flow")
 
 ProgressCallback = Callable[[Cell, int, "float | None"], None]  # (cell, step, last validation accuracy)
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -69,6 +72,8 @@ class Outcome:
     error: str | None = None
     curve: list[dict[str, float]] = field(default_factory=list)
     generalisation: list[dict[str, Any]] = field(default_factory=list)  # at --eval-lengths
+    grad_norms: list[float] = field(default_factory=list)  # pre-clipping, every step
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
 
 class StreamWindow:
@@ -125,7 +130,7 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
         torch.set_flush_denormal(True)  # denormals in backward make CPU recurrences up to 10x slower
     else:  # best effort: deterministic cuDNN algorithms where they exist (recorded in provenance)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    model = _seeded_model(cell, task).to(device)
+    model = seeded_model(cell, task).to(device)
     outcome.params = models.count_parameters(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
     valid_set = _held_out(task, cell, "valid", device)
@@ -137,18 +142,13 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
 
     for step in range(1, budget.steps + 1):
         start = (step - 1) * budget.batch_size
-        x, y, mask = _to_device(task.generate(budget.batch_size, cell.length, cell.seed, "train", start), device)
-        outputs = model(x)
-        per_sequence = sequence_losses(task, outputs, y, mask)
-        loss = per_sequence.mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        # max_norm=inf still returns the norm, so a non-finite gradient is caught without clipping
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), budget.clip or math.inf)
+        x, y, mask = batch = to_device(task.generate(budget.batch_size, cell.length, cell.seed, "train", start), device)
+        outputs, per_sequence, loss, grad_norm = backward(model, optimizer, task, batch, budget.clip)
         stats = _sequence_stats(task, outputs.detach(), y, mask, per_sequence.detach())
         # one transfer per step: the loss, the norm and the window's rows
         numbers = torch.cat([torch.stack([loss.detach(), grad_norm.to(loss.device)]), stats.flatten()]).cpu().numpy()
         loss_value, norm_value = float(numbers[0]), float(numbers[1])
+        outcome.grad_norms.append(norm_value)
         first_loss = first_loss if first_loss is not None else loss_value
         outcome.steps = step
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)) or (
@@ -180,6 +180,36 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     test = evaluate(model, task, _held_out(task, cell, "test", device))
     outcome.test = test if math.isfinite(test.loss) else None
     outcome.generalisation = [_tested_at(model, task, cell, length, device) for length in budget.eval_lengths]
+    if budget.diagnostics:
+        outcome.diagnostics = _diagnostics(model, task, valid_set, outcome.grad_norms, budget.clip)
+
+
+def _diagnostics(model: torch.nn.Module, task: tasks.Task, valid_set: Batch, norms: list[float],
+                 clip: float) -> dict[str, Any]:
+    """Gradient-norm statistics of the run, and one separate backward pass on a few validation
+    sequences for the gradient-flow profile (no parameter, optimizer or random state is touched)."""
+    x, y, mask = (t[:FLOW_BATCH] for t in valid_set)
+    found = flow.summarize_norms(norms, clip)
+    try:
+        found.update(flow.end_of_training(model, x, lambda outputs: sequence_losses(task, outputs, y, mask)))
+    except Exception as error:  # a diagnostic must never turn a trained cell into a failed one
+        found["diagnostics_error"] = f"{type(error).__name__}: {error}"
+    return found
+
+
+def backward(model: torch.nn.Module, optimizer: torch.optim.Optimizer, task: tasks.Task, batch: Batch,
+             clip: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Forward, loss and backward on one training batch, then clipping: (outputs, loss per sequence, loss,
+    gradient norm before clipping). The caller decides whether the optimizer steps."""
+    x, y, mask = batch
+    outputs = model(x)
+    per_sequence = sequence_losses(task, outputs, y, mask)
+    loss = per_sequence.mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    # max_norm=inf still returns the norm, so a non-finite gradient is caught without clipping
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip or math.inf)
+    return outputs, per_sequence, loss, grad_norm
 
 
 def _tested_at(model: torch.nn.Module, task: tasks.Task, cell: Cell, length: int, device: torch.device) -> dict[str, Any]:
@@ -188,7 +218,7 @@ def _tested_at(model: torch.nn.Module, task: tasks.Task, cell: Cell, length: int
                            "chance_accuracy": task.chance_accuracy_at(length),
                            "short_memory_accuracy": task.short_memory_baseline(length)[1]}
     try:
-        held_out = _to_device(task.generate(cell.train.eval_size, length, cell.seed, "test"), device)
+        held_out = to_device(task.generate(cell.train.eval_size, length, cell.seed, "test"), device)
         metrics = evaluate(model, task, held_out)
         row.update(accuracy=metrics.accuracy, loss=metrics.loss, sequences_correct=metrics.sequences_correct)
     except Exception as error:  # a model bound to its training length (positional tables) says so here
@@ -197,7 +227,7 @@ def _tested_at(model: torch.nn.Module, task: tasks.Task, cell: Cell, length: int
 
 
 def _held_out(task: tasks.Task, cell: Cell, split: str, device: torch.device) -> Batch:
-    return _to_device(task.generate(cell.train.eval_size, cell.length, cell.seed, split), device)
+    return to_device(task.generate(cell.train.eval_size, cell.length, cell.seed, split), device)
 
 
 def _since_eval(step: int, every: int) -> int:
@@ -264,7 +294,7 @@ def evaluate(model: torch.nn.Module, task: tasks.Task, held_out: Batch) -> Metri
                    sequences_correct=float(stats[:, 2].mean()), sequences=n, positions=positions)
 
 
-def _seeded_model(cell: Cell, task: tasks.Task) -> torch.nn.Module:
+def seeded_model(cell: Cell, task: tasks.Task) -> torch.nn.Module:
     """The model initialised from a seed the cell owns, leaving global random state untouched."""
     init = {"task": task.data_identity(), "length": cell.length, "model": cell.model, "seed": cell.seed}
     with torch.random.fork_rng(devices=[]):
@@ -274,7 +304,7 @@ def _seeded_model(cell: Cell, task: tasks.Task) -> torch.nn.Module:
                             seq_len=task.seq_len(cell.length))
 
 
-def _to_device(arrays: tuple, device: torch.device) -> Batch:
+def to_device(arrays: tuple, device: torch.device) -> Batch:
     return tuple(torch.from_numpy(a).to(device, non_blocking=True) for a in arrays)
 
 
@@ -309,6 +339,7 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
         "diverged_step": outcome.diverged_step, "seconds": round(seconds, 3),
         "steps_per_second": outcome.steps / seconds if seconds > 0 else None,
         "device": cell.device, "error": outcome.error,
+        **dict.fromkeys(DIAGNOSTICS), **outcome.diagnostics,
         "curve": outcome.curve, "generalisation": outcome.generalisation, "provenance": _cell_provenance(cell, started),
     }
 
