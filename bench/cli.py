@@ -296,6 +296,9 @@ training_options = _options(
     click.option("--stop", type=click.Choice(["solved", "budget"]), default="solved", show_default=True,
                  help="Stop a cell once it is solved (cheap sweeps), or train the whole budget and still record "
                       "when it was solved (final numbers comparable with papers that train to a budget)."),
+    click.option("--diagnostics/--no-diagnostics", default=True, show_default=True,
+                 help="Record each cell's gradient norms (median, 95th percentile, max, share of steps clipped) and "
+                      "its gradient-flow profile at the end of training; they change no training number."),
     click.option("--device", type=Device(), default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
     click.option("--jobs", type=click.IntRange(1, 4096), default=None,
                  help="Cells at a time (local) [default: fill the cores, or cells-per-gpu x GPUs]."),
@@ -433,7 +436,7 @@ def _sweep_from_options(ctx: click.Context, options: dict[str, Any], lengths: tu
     hiddens, params = _widths(ctx, options)
     train = TrainConfig(options["steps"], options["batch_size"], options["lr"], options["clip"],
                         options["eval_every"], options["eval_size"], options["time_limit"], options["stop"],
-                        options.get("eval_lengths") or ())
+                        options.get("eval_lengths") or (), options["diagnostics"])
     sweep = Sweep(options["task_names"], lengths, options["model_names"], _seeds(ctx, options),
                   ModelConfig(options["hidden"], options["layers"]), train, options["device"], options["threads"],
                   hiddens=hiddens, lrs=options.get("lrs") or (), batch_sizes=options.get("batch_sizes") or (), params=params)
@@ -500,6 +503,61 @@ def horizon(ctx: click.Context, **options: Any) -> int:
     return 0
 
 
+@cli.command()
+@plugin_option
+@click.option("--task", "task_names", type=NameList("task"), required=True,
+              help="The task (one task string, e.g. adding).")
+@click.option("--length", type=click.IntRange(1, MAX_LENGTH), required=True, help="The dependency length L.")
+@click.option("--models", "model_names", default="rnn,lstm,gru", show_default=True,
+              help="Models, comma list, or 'all' (models that expose no per-step state are then listed as not probed).")
+@click.option("--train-steps", type=click.IntRange(0, 10**8), default=0, show_default=True,
+              help="Also train this many steps and probe at checkpoints along the way (0: initialisation only).")
+@click.option("--checkpoints", type=click.IntRange(1, 1000), default=3, show_default=True,
+              help="Checkpoints evenly spaced over --train-steps, besides initialisation.")
+@click.option("--init-radius", type=FiniteFloat(0, 1e6, min_open=True), default=None,
+              help="Rescale the recurrent weight matrix (each gate's block for lstm/gru) to this spectral radius "
+                   "before training: above 1 a vanilla RNN's gradient explodes (try it with --clip 0).")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
+              help="The cell's seed: its initial weights and its training data.")
+@click.option("--hidden", type=click.IntRange(1, 65536), default=128, show_default=True, help="Hidden units per layer.")
+@click.option("--layers", type=click.IntRange(1, 64), default=1, show_default=True, help="Stacked layers.")
+@click.option("--batch-size", type=click.IntRange(1, 65536), default=64, show_default=True,
+              help="Training sequences per optimizer step.")
+@click.option("--lr", type=FiniteFloat(0, 1e6, min_open=True), default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option("--clip", type=FiniteFloat(0, 1e9), default=1.0, show_default=True,
+              help="Gradient-norm clipping; 0 turns it off.")
+@click.option("--device", type=Device(), default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--out", default="results", show_default=True, help="Results root; the probe goes to OUT/probes/NAME.")
+def probe(**options: Any) -> int:
+    """Show why memory fails: the gradient of the loss reaching each time step's state, at initialisation
+    and during training, with its decay per step and the spectral radii behind it."""
+    from bench.probe import ProbeSpec, run_probe, summary_lines, unprobeable, write_probe
+
+    if len(options["task_names"]) != 1:
+        raise click.BadParameter("give one task", param_hint="'--task'")
+    _check_lengths(options["task_names"], (options["length"],), "'--length'")
+    names = _probe_models(options["model_names"])
+    root = writable_root(options["out"])
+    spec = ProbeSpec(options["task_names"][0], options["length"], names, options["train_steps"], options["checkpoints"],
+                     options["seed"], options["hidden"], options["layers"], options["batch_size"], options["lr"],
+                     options["clip"], options["init_radius"], options["device"])
+    refused = unprobeable(spec) if options["model_names"].strip() != "all" else {}
+    for name, why in refused.items():
+        raise click.BadParameter(f"{name} cannot be probed: it {why}", param_hint="'--models'")
+    result = run_probe(spec, on_model=lambda name: click.echo(f"probing {name} ...", err=True))
+    folder = root / "probes" / spec.name()
+    write_probe(folder, spec, result)
+    click.echo("\n".join(summary_lines(result)), err=True)
+    click.echo(f"-> {folder}")
+    return 0
+
+
+def _probe_models(value: str) -> tuple[str, ...]:
+    if value.strip() == "all":
+        return tuple(models.registry.names())
+    return NameList("model").convert(value, None, None)
+
+
 @cli.command("presets")
 def list_presets() -> None:
     """List the published experiments `bench run --preset NAME` reproduces, with their sources, published
@@ -554,12 +612,11 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...]) -> None:
+def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...], hint: str = "'--lengths'") -> None:
     for name in task_names:
         task = tasks.get(name)
         if lengths[0] < task.min_length:
-            raise click.BadParameter(f"task {name} needs lengths of at least {task.min_length}",
-                                     param_hint="'--lengths'")
+            raise click.BadParameter(f"task {name} needs lengths of at least {task.min_length}", param_hint=hint)
 
 
 @cli.command()

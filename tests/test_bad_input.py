@@ -198,6 +198,7 @@ def test_unloadable_plugins_are_refused(content, scratch):
     _refused(["run", "--plugin", str(plugin), *VALID], scratch / "out")
 
 
+PROBE = ["probe", "--task", "adding", "--length", "20", "--hidden", "4", "--out", "OUT"]  # OUT: under scratch
 OTHER_COMMANDS = {
     "show --length": (["show", "copy", "--length"], bad_int(1, 10_000)),
     "show --seed": (["show", "copy", "--seed"], bad_int(0, 2**31 - 1)),
@@ -209,6 +210,12 @@ OTHER_COMMANDS = {
         st.text(max_size=12), st.floats(min_value=0, exclude_min=True).map(lambda v: f"accuracy:{v!r}"),
         st.sampled_from(["accuracy:", "loss:-0.1", "accuracy:nan", "accuracy:-inf"]))),
     "report RUN": (["report"], st.sampled_from(["nowhere", "FILE", "EMPTY"])),
+    "probe --checkpoints": (PROBE + ["--checkpoints"], bad_int(1, 1000)),
+    "probe --length": (["probe", "--task", "adding", "--out", "OUT", "--length"], st.one_of(bad_int(1, MAX_LENGTH), st.just("1"))),
+    "probe --models": (PROBE + ["--models"], st.one_of(
+        bad_names([*models.registry.names(), "all"]),
+        st.sampled_from(["transformer", "rnn,lru"]))),
+    "probe --init-radius": (PROBE + ["--init-radius"], bad_float(0, 1e6, low_open=True)),
 }
 
 
@@ -225,7 +232,7 @@ def test_the_other_commands_refuse_malformed_values_cleanly(command, scratch):
     @given(value=values)
     def check(value):
         value = str(scratch / value) if command == "report RUN" else value
-        args = [str(run) if part == "RUN" else part for part in prefix]
+        args = [{"RUN": str(run), "OUT": str(scratch / "out")}.get(part, part) for part in prefix]
         before = sorted(p for p in scratch.rglob("*"))
         result = CliRunner().invoke(cli, [*args, value], catch_exceptions=True)
         assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
