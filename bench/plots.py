@@ -315,7 +315,14 @@ def _plot_profiles(axis: plt.Axes, profiles: pd.DataFrame, summary: pd.DataFrame
 def _plot_training_norms(axis: plt.Axes, training: pd.DataFrame, clip: float, palette: dict[str, Any]) -> None:
     for model, rows in training.groupby("model"):
         finite = rows[np.isfinite(rows["grad_norm"])]
-        axis.plot(finite["step"], finite["grad_norm"], color=palette[model], label=model, linewidth=1.2)
+        if len(finite) <= 100:
+            axis.plot(finite["step"], finite["grad_norm"], color=palette[model], label=model, linewidth=1.2)
+            continue
+        # step-to-step noise hides the trend: each step faint, a running median over 1/40 of the run on top
+        axis.plot(finite["step"], finite["grad_norm"], color=palette[model], linewidth=0.5, alpha=0.25)
+        window = max(5, len(finite) // 40)
+        axis.plot(finite["step"], finite["grad_norm"].rolling(window, center=True, min_periods=1).median(),
+                  color=palette[model], linewidth=1.8, label=f"{model} (running median of {window})")
     if clip > 0:
         axis.axhline(clip, color="#666", linestyle=":", label=f"clip {clip:g}")
     axis.set_yscale("log")

@@ -205,3 +205,12 @@ def test_the_model_checker_holds_an_opted_in_model_to_the_probe_contract(monkeyp
     monkeypatch.setitem(models.registry._items, "opted-in", model)
     found = _check_states("opted-in", False, ADDING.n_inputs, ADDING.n_outputs)
     assert found == problem or (problem and problem in found)
+
+
+def test_diagnostics_on_by_default_leave_stored_keys_and_run_names_alone():
+    from bench.sweep import Sweep
+
+    plain = Cell("adding", 10, "gru", 0)
+    assert plain.key == "9bae3cceb847b863c653"  # the key this cell had before diagnostics existed
+    assert Sweep(("adding",), (50, 200, 1000)).default_name() == "adding-39be41d8"
+    assert replace(plain, train=TrainConfig(diagnostics=False)).key != plain.key
