@@ -24,6 +24,7 @@ from torch import nn
 from bench.models import SequenceModel
 
 FUSED = (nn.RNN, nn.LSTM, nn.GRU)
+JACOBIAN_ELEMENTS = 2**24  # numbers per batched Jacobian product (128 MiB in float64)
 JACOBIAN_POINTS = 8  # time steps, spread over the sequence, at which the state Jacobian is averaged
 OPT_IN = ("defines forward_with_states(x) -> (outputs, per-step states); see bench/flow.py")
 
@@ -148,11 +149,17 @@ def jacobian_radius(states: list[torch.Tensor], points: int = JACOBIAN_POINTS) -
 
 
 def _mean_jacobian(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-    """(size, size) batch mean of d after[b] / d before[b]: one batched vector-Jacobian product per unit."""
-    size = after.shape[1]
-    basis = torch.eye(size, dtype=after.dtype, device=after.device)[:, None, :].expand(size, *after.shape)
-    rows, = torch.autograd.grad(after, before, grad_outputs=basis, is_grads_batched=True, retain_graph=True)
-    return rows.mean(1).detach().float().cpu()
+    """(size, size) batch mean of d after[b] / d before[b]: one batched vector-Jacobian product per unit,
+    in chunks of units so a wide state never asks for more than JACOBIAN_ELEMENTS numbers at once."""
+    batch, size = after.shape
+    eye = torch.eye(size, dtype=after.dtype, device=after.device)
+    chunk = max(1, JACOBIAN_ELEMENTS // (batch * size))
+    rows = []
+    for first in range(0, size, chunk):
+        basis = eye[first:first + chunk, None, :].expand(-1, batch, size)
+        part, = torch.autograd.grad(after, before, grad_outputs=basis, is_grads_batched=True, retain_graph=True)
+        rows.append(part.mean(1).detach().float().cpu())
+    return torch.cat(rows)
 
 
 def recurrent_matrices(model: nn.Module) -> list[torch.Tensor]:

@@ -62,6 +62,7 @@ class ProbeResult:
     summary: list[dict[str, Any]] = field(default_factory=list)  # per model and checkpoint
     training: list[dict[str, Any]] = field(default_factory=list)  # per model and training step
     not_probed: dict[str, str] = field(default_factory=dict)  # model -> why
+    stopped: dict[str, int] = field(default_factory=dict)  # model -> the step whose loss or gradient was not finite
 
 
 NOT_PROBEABLE = f"exposes no per-step recurrent state (a model opts in when it {flow.OPT_IN})"
@@ -110,7 +111,10 @@ def _probe_one(spec: ProbeSpec, name: str, model: torch.nn.Module, result: Probe
     for step in range(spec.train_steps + 1):
         if step in checkpoints:
             _measure(model, name, step, (x, y, mask), task, result)
-        if step == spec.train_steps or not _train_step(spec, task, model, optimizer, name, step, result):
+        if step == spec.train_steps:
+            return
+        if not _train_step(spec, task, model, optimizer, name, step, result):
+            result.stopped[name] = step + 1
             return
 
 
@@ -153,6 +157,7 @@ def write_probe(folder: Path, spec: ProbeSpec, result: ProbeResult) -> None:
     for stem, table in tables.items():
         atomic_write(folder / f"{stem}.csv", table.to_csv(index=False).encode())
     write_json(folder / "probe.json", {"spec": asdict(spec), "summary": result.summary, "not_probed": result.not_probed,
+                                       "diverged_at": result.stopped,
                                        "batch": PROBE_BATCH, "torch": torch.__version__, "host": platform.node(),
                                        **machine()})
     if result.summary:
@@ -166,6 +171,8 @@ def summary_lines(result: ProbeResult) -> list[str]:
         lines.append(f"{row['model']:<12}{row['step']:>7}{_number(row['factor_per_step'], '.4f'):>13}"
                      f"{_number(row['first_to_last'], '.2e'):>12}{_number(row['weight_radius'], '.3f'):>13}"
                      f"{_number(row['jacobian_radius'], '.3f'):>10}")
+    lines += [f"{name}: training stopped at step {step}: its loss or gradient was not finite (diverged); "
+              f"later checkpoints are missing" for name, step in result.stopped.items()]
     lines += [f"not probed: {name} ({why})" for name, why in result.not_probed.items()]
     return lines
 

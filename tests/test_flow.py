@@ -214,3 +214,22 @@ def test_diagnostics_on_by_default_leave_stored_keys_and_run_names_alone():
     assert plain.key == "9bae3cceb847b863c653"  # the key this cell had before diagnostics existed
     assert Sweep(("adding",), (50, 200, 1000)).default_name() == "adding-39be41d8"
     assert replace(plain, train=TrainConfig(diagnostics=False)).key != plain.key
+
+
+def test_the_jacobian_of_a_wide_state_is_computed_in_chunks_with_the_same_result(monkeypatch):
+    torch.manual_seed(0)
+    weight, before = torch.randn(6, 6), torch.randn(4, 6, requires_grad=True)
+    after = torch.tanh(before @ weight.T)
+    whole = flow._mean_jacobian(before, after)
+    monkeypatch.setattr(flow, "JACOBIAN_ELEMENTS", 4 * 6 * 2)  # two units per batched product
+    torch.testing.assert_close(flow._mean_jacobian(before, after), whole)
+    by_hand = torch.stack([torch.autograd.functional.jacobian(lambda h: torch.tanh(h @ weight.T), before[b].detach())
+                           for b in range(4)]).mean(0)
+    torch.testing.assert_close(whole, by_hand)
+
+
+def test_a_probe_whose_training_diverges_says_so(bench_cli, tmp_path):
+    result = bench_cli("probe", "--task", "adding", "--length", "100", "--models", "irnn", "--init-radius", "3",
+                       "--clip", "0", "--train-steps", "10", "--hidden", "8", "--out", tmp_path)
+    assert result.code == 0 and "irnn: training stopped at step 1" in result.stderr
+    assert json.loads(next((tmp_path / "probes").iterdir()).joinpath("probe.json").read_text())["diverged_at"] == {"irnn": 1}
