@@ -188,7 +188,10 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"cannot read {value}: {error.strerror}", param=param) from None
     except tomllib.TOMLDecodeError as error:
         raise click.BadParameter(f"{value} is not valid TOML: {error}", param=param) from None
-    _set_defaults(ctx, param, data.get("run", data), value)
+    table = data.get("run", data)  # the options at the top level, or under a [run] table
+    if not isinstance(table, dict):
+        raise click.BadParameter(f"'run' in {value} must be a table of run options ([run]), not {table!r}", param=param)
+    _set_defaults(ctx, param, table, value)
     return value
 
 

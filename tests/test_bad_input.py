@@ -242,3 +242,9 @@ def test_the_other_commands_refuse_malformed_values_cleanly(command, scratch):
         assert sorted(p for p in scratch.rglob("*")) == before  # nothing written
 
     check()
+
+
+def test_a_config_whose_run_key_is_not_a_table_is_refused(scratch):
+    config = scratch / "sweep.toml"
+    config.write_text('task = "adding"\nlengths = [5]\nrun = 1\n')  # found by hypothesis in CI: a traceback
+    _refused(["run", "--config", str(config)], scratch / "out")
