@@ -545,7 +545,8 @@ def probe(**options: Any) -> int:
                      options["seed"], options["hidden"], options["layers"], options["batch_size"], options["lr"],
                      options["clip"], options["init_radius"], options["device"])
     refused = unprobeable(spec) if options["model_names"].strip() != "all" else {}
-    for name, why in refused.items():
+    if refused:  # named explicitly: an error, not a silent gap (with 'all' they are listed instead)
+        name, why = next(iter(refused.items()))
         raise click.BadParameter(f"{name} cannot be probed: it {why}", param_hint="'--models'")
     result = run_probe(spec, on_model=lambda name: click.echo(f"probing {name} ...", err=True))
     folder = root / "probes" / spec.name()

@@ -9,7 +9,6 @@ from typing import Any
 import torch
 
 import tasks
-from bench import models
 from bench.sweep import Cell
 
 TIMED_STEPS = 2  # after one untimed warm-up step (allocations, kernel selection)
@@ -17,14 +16,12 @@ TIMED_STEPS = 2  # after one untimed warm-up step (allocations, kernel selection
 
 def seconds_per_step(cell: Cell) -> float:
     """Wall seconds of one training step (data, forward, backward, Adam) of `cell`'s shape here."""
+    from bench.train import backward, seeded_model, to_device
+
     task = tasks.get(cell.task)
     device = torch.device(cell.device)
-    with torch.random.fork_rng(devices=[]):
-        model = models.build(cell.model, task.n_inputs, task.n_outputs, cell.model_config.hidden,
-                             cell.model_config.layers, tokens=task.inputs == "tokens",
-                             seq_len=task.seq_len(cell.length)).to(device)
+    model = seeded_model(cell, task).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cell.train.lr)
-    from bench.train import backward, to_device
 
     started = 0.0
     for step in range(TIMED_STEPS + 1):

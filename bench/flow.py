@@ -23,7 +23,6 @@ from torch import nn
 
 from bench.models import SequenceModel
 
-FUSED = (nn.RNN, nn.LSTM, nn.GRU)
 JACOBIAN_ELEMENTS = 2**24  # numbers per batched Jacobian product (128 MiB in float64)
 JACOBIAN_POINTS = 8  # time steps, spread over the sequence, at which the state Jacobian is averaged
 OPT_IN = ("defines forward_with_states(x) -> (outputs, per-step states); see bench/flow.py")
@@ -55,7 +54,7 @@ def unroll(core: nn.RNNBase, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.
     """nn.RNN/LSTM/GRU (batch_first) one step at a time: the top layer's outputs (batch, T, hidden) and
     the stacked state of every layer at every step (for LSTM, h before c in each layer's slice)."""
     hidden, layers = core.hidden_size, core.num_layers
-    step = _STEPS[type(core) if type(core) in _STEPS else next(k for k in _STEPS if isinstance(core, k))]
+    step = next(function for kind, function in _STEPS.items() if isinstance(core, kind))
     width = 2 * hidden if isinstance(core, nn.LSTM) else hidden
     state = x.new_zeros(x.shape[0], layers * width)
     tops, states = [], []
@@ -100,6 +99,7 @@ def _gru_step(core: nn.GRU, layer: int, inputs: torch.Tensor, h: torch.Tensor) -
 
 
 _STEPS: dict[type, Callable[..., torch.Tensor]] = {nn.LSTM: _lstm_step, nn.GRU: _gru_step, nn.RNN: _rnn_step}
+FUSED = tuple(_STEPS)  # the cores the probe replays step by step
 
 
 def gradient_profile(model: nn.Module, x: torch.Tensor,

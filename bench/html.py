@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from bench.horizon import interval_text, with_settings
+from bench.store import DIAGNOSTIC_COLUMNS
 
 STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "time limit", "diverged": "✗ diverged",
                 "failed": "✗ failed"}
@@ -24,9 +25,6 @@ CELL_COLUMNS = ["model", "length", "min_span", "seed", "status", "verdict", "acc
                 "chance_accuracy", "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss",
                 "loss_ratio", "valid_accuracy", "window_accuracy", "steps", "steps_to_solve", "diverged_step",
                 "seconds", "params"]
-
-DETAIL_DIAGNOSTICS = ["grad_norm_median", "grad_norm_p95", "grad_norm_max", "clipped_fraction", "flow_decay",
-                      "flow_first_to_last"]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;
@@ -302,7 +300,7 @@ def cell_detail(group: list[dict[str, Any]]) -> str:
     seeds = pd.DataFrame([{k: r.get(k) for k in ["seed", "status", "accuracy", "valid_accuracy",
                                                    "best_valid_accuracy", "window_accuracy", "loss", "loss_se",
                                                    "loss_ratio", "steps", "steps_to_solve", "diverged_step",
-                                                   "seconds", "steps_per_second", *DETAIL_DIAGNOSTICS,
+                                                   "seconds", "steps_per_second", *DIAGNOSTIC_COLUMNS,
                                                    "key"]} for r in group])
     errors = [f"<pre>seed {r['seed']}: {_e(r['error'])}</pre>" for r in group if r.get("error")]
     return (f"<section class='cell' id='{cell_anchor(first['task'], first['model'], first['length'])}'>"

@@ -37,6 +37,9 @@ AT_CHANCE_ACCURACY = 0.1
 # test set's own sampling error (about 95% one-sided at 2).
 BRIDGED_SE = 2.0
 VERDICTS = ("solved", "bridged", "partial memory", "at chance", "diverged", "failed")
+# what train_cell's diagnostics add to a row (empty with --no-diagnostics); the profile itself is NESTED
+DIAGNOSTIC_COLUMNS = ("grad_norm_median", "grad_norm_p95", "grad_norm_max", "clipped_fraction", "flow_decay",
+                      "flow_first_to_last")
 OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step", "eval_positions")
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it), then put back
 os.umask(_UMASK)
@@ -135,8 +138,7 @@ COLUMNS = ["key", "task", "task_version", "task_params", "model", "model_version
            "best_valid_accuracy", "window_accuracy", "chance_accuracy", "chance_loss", "loss_ratio",
            "short_memory_accuracy", "short_memory_loss", "solve_criterion", "steps", "steps_to_solve",
            "sequences_to_solve", "diverged_step", "seconds", "steps_per_second", "device", "error",
-           "grad_norm_median", "grad_norm_p95", "grad_norm_max", "clipped_fraction", "flow_decay",
-           "flow_first_to_last", "at_chance", "bridged", "verdict"]
+           *DIAGNOSTIC_COLUMNS, "at_chance", "bridged", "verdict"]
 
 
 def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

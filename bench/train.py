@@ -22,14 +22,14 @@ from torch.nn import functional as F
 import tasks
 from bench import flow, models
 from bench.provenance import machine
+from bench.store import DIAGNOSTIC_COLUMNS
 from bench.sweep import PROTOCOL, Cell, content_hash
 
 STATUSES = ("solved", "unsolved", "timeout", "diverged", "failed")
 DIVERGENCE_FACTOR = 1e4  # a loss this many times the first step's loss has exploded, finite or not
 EVAL_CHUNK = 250  # held-out sequences per forward pass during evaluation
 FLOW_BATCH = 32  # validation sequences the end-of-training gradient-flow profile is averaged over
-DIAGNOSTICS = ("grad_norm_median", "grad_norm_p95", "grad_norm_max", "clipped_fraction", "flow_decay",
-               "flow_first_to_last", "gradient_flow")
+DIAGNOSTICS = (*DIAGNOSTIC_COLUMNS, "gradient_flow")
 
 ProgressCallback = Callable[[Cell, int, "float | None"], None]  # (cell, step, last validation accuracy)
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
