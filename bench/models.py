@@ -1,32 +1,58 @@
 """Model registry: name -> factory(n_inputs, n_outputs, hidden, layers, tokens, **options) -> nn.Module.
 
 Every model maps (batch, time) token ids or (batch, time, features) to per-step outputs
-(batch, time, n_outputs). rnn, lstm and gru wrap nn.RNN / nn.LSTM / nn.GRU so the fused cuDNN and
-oneDNN kernels do the work.
+(batch, time, n_outputs). This module imports no torch: the built-in models are listed in BUILT_IN with
+their descriptions and versions, and the module that defines one (bench.recurrent, bench.zoo) is imported
+the first time the model is built, so `bench models` and option checking start fast.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import math
 import inspect
+import math
 from typing import Any, Callable
-
-import torch
-from torch import nn
 
 from bench.registry import Registry, load_entry_points
 
-ModelFactory = Callable[..., nn.Module]
+ModelFactory = Callable[..., Any]  # returns an nn.Module
 descriptions: dict[str, str] = {}
 versions: dict[str, int] = {}  # bump a model's version whenever its initial weights or outputs change
 
+# name: (defining module, one-line description, version); the factory is the module's function of the
+# same name with '-' written '_'
+BUILT_IN: dict[str, tuple[str, str, int]] = {
+    "rnn": ("bench.recurrent", "vanilla tanh RNN (nn.RNN): the baseline that vanishing gradients limit", 1),
+    "lstm": ("bench.recurrent", "LSTM with a forget gate (nn.LSTM, Gers et al. 2000 form; not the 1997 LSTM)", 1),
+    "gru": ("bench.recurrent", "GRU (nn.GRU; Cho et al. 2014)", 1),
+    "irnn": ("bench.zoo", "ReLU RNN with identity recurrent init (Le, Jaitly & Hinton 2015)", 1),
+    "lstm-chrono": ("bench.zoo", "LSTM with chrono gate-bias init, T_max = sequence length (Tallec & Ollivier 2018)", 1),
+    "lstm-1997": ("bench.zoo", "LSTM without a forget gate, as in Hochreiter & Schmidhuber 1997 (gate pinned open)", 1),
+    "transformer": ("bench.zoo", "small causal Transformer (pre-norm, sinusoidal positions; hidden = width)", 1),
+    "lru": ("bench.zoo", "Linear Recurrent Unit, parallel scan over time (Orvieto et al. 2023)", 1),
+}
+TORCH_NAMES = ("SequenceModel", "_recurrent")  # bench.recurrent's, importable from here as before
+
+
+def __getattr__(name: str) -> Any:
+    """`from bench.models import SequenceModel` keeps working (plug-ins use it) without importing torch
+    for every user of the registry."""
+    if name in TORCH_NAMES:
+        return getattr(importlib.import_module("bench.recurrent"), name)
+    raise AttributeError(f"module 'bench.models' has no attribute {name!r}")
+
 
 def _discover() -> None:
-    """The models beyond the classic three, then the installed `bench.models` entry points."""
-    importlib.import_module("bench.zoo")
+    """The built-in models (their modules load on first use), then the installed `bench.models` entry points."""
+    for name, (module, description, version) in BUILT_IN.items():
+        registry.register_lazy(name, functools.partial(_built_in, module, name))
+        descriptions[name], versions[name] = description, version
     load_entry_points("bench.models", _adopt)
+
+
+def _built_in(module: str, name: str) -> ModelFactory:
+    return getattr(importlib.import_module(module), name.replace("-", "_"))
 
 
 def _adopt(name: str, factory: object) -> None:
@@ -60,57 +86,8 @@ def identity(name: str) -> dict[str, Any]:
     return {"name": name, "version": versions.get(name, 1), **({"plugin": origin[1]} if origin else {})}
 
 
-class SequenceModel(nn.Module):
-    """Input encoding (one-hot or embedding for tokens), a recurrent core, a linear readout per step."""
-
-    def __init__(self, core: nn.Module, n_inputs: int, n_outputs: int, hidden: int, tokens: bool,
-                 embed: int = 0) -> None:
-        super().__init__()
-        self.n_inputs, self.tokens = n_inputs, tokens
-        self.embedding = nn.Embedding(n_inputs, embed) if tokens and embed else None
-        self.core = core
-        self.readout = nn.Linear(hidden, n_outputs)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """What the core reads: the embedding or one-hot of token ids, or the features as they are."""
-        if self.embedding is not None:
-            return self.embedding(x)
-        if self.tokens:
-            return nn.functional.one_hot(x, self.n_inputs).to(self.readout.weight.dtype)
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        states, _ = self.core(self.encode(x))
-        return self.readout(states)
-
-
-def _recurrent(cell: type[nn.RNNBase], n_inputs: int, n_outputs: int, hidden: int, layers: int,
-               tokens: bool, embed: int = 0, **core_options: Any) -> SequenceModel:
-    width = embed if tokens and embed else n_inputs
-    core = cell(width, hidden, num_layers=layers, batch_first=True, **core_options)
-    return SequenceModel(core, n_inputs, n_outputs, hidden, tokens, embed)
-
-
-@register_model("rnn", "vanilla tanh RNN (nn.RNN): the baseline that vanishing gradients limit")
-def rnn(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
-        embed: int = 0) -> SequenceModel:
-    return _recurrent(nn.RNN, n_inputs, n_outputs, hidden, layers, tokens, embed, nonlinearity="tanh")
-
-
-@register_model("lstm", "LSTM with a forget gate (nn.LSTM, Gers et al. 2000 form; not the 1997 LSTM)")
-def lstm(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
-         embed: int = 0) -> SequenceModel:
-    return _recurrent(nn.LSTM, n_inputs, n_outputs, hidden, layers, tokens, embed)
-
-
-@register_model("gru", "GRU (nn.GRU; Cho et al. 2014)")
-def gru(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
-        embed: int = 0) -> SequenceModel:
-    return _recurrent(nn.GRU, n_inputs, n_outputs, hidden, layers, tokens, embed)
-
-
 def build(name: str, n_inputs: int, n_outputs: int, hidden: int, layers: int, tokens: bool,
-          seq_len: int | None = None, **options: Any) -> nn.Module:
+          seq_len: int | None = None, **options: Any) -> Any:
     """Instantiate registered model `name` (UnknownNameError lists close matches). A factory that takes a
     `seq_len` argument is told the sequence length (chrono initialisation needs it); others are not."""
     factory = registry.get(name)
@@ -123,7 +100,7 @@ def _accepts(factory: ModelFactory, argument: str) -> bool:
     return argument in inspect.signature(factory).parameters
 
 
-def count_parameters(model: nn.Module) -> int:
+def count_parameters(model: Any) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -142,6 +119,8 @@ def width_for_params(name: str, target: int, n_inputs: int, n_outputs: int, toke
     bisection finds it); ParamsTooSmall when even that is more than 5% away."""
     @functools.lru_cache(maxsize=None)  # the bisection and the final check ask for some widths twice
     def count(hidden: int) -> int:
+        import torch
+
         with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave global state alone
             return count_parameters(build(name, n_inputs, n_outputs, hidden, layers, tokens, seq_len=100))
 

@@ -33,6 +33,13 @@ class PluginError(Exception):
     """A plug-in (a --plugin file or an installed entry point) could not be loaded."""
 
 
+class _Lazy:
+    """A registered name whose item is built on first use."""
+
+    def __init__(self, load: Callable[[], object]) -> None:
+        self.load = load
+
+
 class Registry(Generic[T]):
     """Names -> items of one kind ("task", "model"), filled on first use by `discover` (which imports
     the built-in modules and the installed entry points, so each registers itself)."""
@@ -73,13 +80,21 @@ class Registry(Generic[T]):
         """(path, sha256) of the plug-in file that registered `name`; None for built-in names."""
         return self._origins.get(name)
 
+    def register_lazy(self, name: str, load: Callable[[], T]) -> None:
+        """Register `name` now and build its item with `load()` on first `get` (a built-in model's
+        module imports torch: listing names must not)."""
+        self._add(name, _Lazy(load))  # type: ignore[arg-type]
+
     def get(self, name: str) -> T:
         """The item called `name`, or UnknownNameError naming close matches."""
         self.discover()
         try:
-            return self._items[name]
+            item = self._items[name]
         except KeyError:
             raise UnknownNameError(self.unknown_message(name)) from None
+        if isinstance(item, _Lazy):
+            item = self._items[name] = item.load()
+        return item
 
     def unknown_message(self, name: str) -> str:
         """`unknown task 'addin'; did you mean 'adding'? (known: adding, copy)`."""

@@ -21,9 +21,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is built: writing a file must not wait for it
+    import pandas as pd
 
 SCHEMA = 1
 NESTED = ("curve", "provenance", "generalisation", "gradient_flow")  # kept in the cell file, left out of the flat tables
@@ -143,6 +144,8 @@ COLUMNS = ["key", "task", "task_version", "task_params", "model", "model_version
 
 def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per cell, without the nested curve and provenance."""
+    import pandas as pd
+
     if not records:
         return pd.DataFrame(columns=COLUMNS)
     rows = [{k: v for k, v in record.items() if k not in NESTED} for record in records]
@@ -184,6 +187,8 @@ def bridged(frame: pd.DataFrame) -> pd.Series:
 def verdicts(frame: pd.DataFrame) -> pd.Series:
     """What a cell shows about memory: solved, bridged, partial memory (beats chance, not short memory),
     at chance; or its status when training broke down (diverged, failed)."""
+    import pandas as pd
+
     def one(row: pd.Series) -> str:
         if row["status"] in ("failed", "diverged") and pd.isna(row["loss"]):
             return row["status"]

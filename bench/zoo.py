@@ -7,7 +7,7 @@
 - lru: the Linear Recurrent Unit (Orvieto et al. 2023), a diagonal complex linear recurrence computed
   with a parallel scan over time (log2 T vector steps, not a Python loop per step)
 
-Every factory has the registry signature (n_inputs, n_outputs, hidden, layers, tokens, ...) and returns a
+Names, descriptions and versions are in bench.models.BUILT_IN. Every factory has the registry signature (n_inputs, n_outputs, hidden, layers, tokens, ...) and returns a
 module mapping (batch, time[, features]) to (batch, time, n_outputs).
 """
 
@@ -19,12 +19,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.models import SequenceModel, _recurrent, register_model
+from bench.recurrent import SequenceModel, _recurrent
 
 IRNN_INPUT_STD = 1e-3  # Le et al.: input weights from N(0, 0.001), recurrent = identity, biases 0
 
 
-@register_model("irnn", "ReLU RNN with identity recurrent init (Le, Jaitly & Hinton 2015)")
 def irnn(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
          embed: int = 0) -> SequenceModel:
     model = _recurrent(nn.RNN, n_inputs, n_outputs, hidden, layers, tokens, embed, nonlinearity="relu")
@@ -37,7 +36,6 @@ def irnn(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bo
     return model
 
 
-@register_model("lstm-chrono", "LSTM with chrono gate-bias init, T_max = sequence length (Tallec & Ollivier 2018)")
 def lstm_chrono(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
                 embed: int = 0, seq_len: int | None = None) -> SequenceModel:
     model = _recurrent(nn.LSTM, n_inputs, n_outputs, hidden, layers, tokens, embed)
@@ -63,7 +61,6 @@ def chrono_init(bias_ih: torch.Tensor, bias_hh: torch.Tensor, hidden: int, t_max
 OPEN_GATE_BIAS = 20.0
 
 
-@register_model("lstm-1997", "LSTM without a forget gate, as in Hochreiter & Schmidhuber 1997 (gate pinned open)")
 def lstm_1997(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
               embed: int = 0) -> SequenceModel:
     """A fused nn.LSTM (so cuDNN/oneDNN kernels still run) whose forget gate is held at exactly 1: its
@@ -121,7 +118,6 @@ def sinusoidal_positions(steps: int, width: int, device: torch.device) -> torch.
     return table
 
 
-@register_model("transformer", "small causal Transformer (pre-norm, sinusoidal positions; hidden = width)")
 def transformer(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
                 heads: int = 0) -> CausalTransformer:
     heads = heads or next(h for h in (4, 2, 1) if hidden % h == 0)
@@ -191,6 +187,5 @@ class LRUNetwork(nn.Module):
         return self.readout(self.norm(self.blocks(self.encode(x))))
 
 
-@register_model("lru", "Linear Recurrent Unit, parallel scan over time (Orvieto et al. 2023)")
 def lru(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False) -> LRUNetwork:
     return LRUNetwork(n_inputs, n_outputs, hidden, layers, tokens)

@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
 
 from tasks import Option, SolveRule, Task, register
+from tasks._jit import njit, prange
 from tasks._rng import randint, sample_key  # counter-based: never np.random inside a kernel
 
 

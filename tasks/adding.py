@@ -27,9 +27,9 @@ all-correct part already implies it).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
 from tasks import Option, Peer, SolveRule, Task, register
+from tasks._jit import njit, prange
 from tasks._rng import randint, sample_key, uniform
 
 MARKERS = ("halves", "anywhere")

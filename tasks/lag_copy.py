@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
 
 from tasks import Option, Peer, Task, register
+from tasks._jit import njit, prange
 from tasks._rng import randint, sample_key, token_batch
 
 

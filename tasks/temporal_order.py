@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
 
 from tasks import Option, Peer, SolveRule, Task, register
+from tasks._jit import njit, prange
 from tasks._rng import randint, sample_key, token_batch
 
 START, END, X_SYMBOL = 4, 5, 6  # distractors are 0..3; Y is X_SYMBOL + 1
@@ -82,7 +82,7 @@ def _pascanu_kernel(stream, start, n, length):
 
 def _min_span(length: int) -> int:
     """From the latest possible first symbol to the end step, where the class is asked."""
-    first_at, _, width = _windows(length)
+    first_at, _, width = _windows.py_func(length)  # the plain Python function: a span needs no compiler
     return length + 1 - (first_at + width)
 
 

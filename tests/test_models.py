@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from bench import models
+from bench import models, recurrent
 from bench.registry import UnknownNameError
 
 
@@ -139,7 +139,7 @@ def test_a_changed_model_fails_its_golden_test_and_its_version_changes_the_key(m
     from bench.sweep import Cell
 
     original = models.registry._items["gru"]
-    monkeypatch.setitem(models.registry._items, "gru", lambda *a, **k: models.rnn(*a, **k))  # edited, same version
+    monkeypatch.setitem(models.registry._items, "gru", lambda *a, **k: recurrent.rnn(*a, **k))  # edited, same version
     with pytest.raises(AssertionError, match="without a version bump|same version"):
         test_a_model_behaves_as_its_version_says("gru")
     before = Cell("adding", 50, "gru", 0).key
