@@ -20,8 +20,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-import tasks
-from bench import models
+from bench import models  # the registry only: torch is imported when a model is built
 from bench.registry import PluginError
 
 MAX_LENGTH = 10_000_000
@@ -90,6 +89,8 @@ class NameList(click.ParamType):
         if isinstance(value, tuple):
             return value
         if self.kind == "task":  # task strings may carry parameters: adding:markers=anywhere,copy
+            import tasks
+
             return tuple(dict.fromkeys(self._task(item, param, ctx) for item in tasks.split_task_list(str(value))))
         names = list(dict.fromkeys(item.strip() for item in str(value).split(",")))
         for name in names:
@@ -99,6 +100,8 @@ class NameList(click.ParamType):
 
     def _task(self, text: str, param: Any, ctx: Any) -> str:
         """The canonical task string (defaults left out), or a one-line error saying what is wrong."""
+        import tasks
+
         try:
             return tasks.get(text).variant
         except (tasks.UnknownNameError, tasks.VariantError) as error:
@@ -106,26 +109,33 @@ class NameList(click.ParamType):
 
 
 class Device(click.ParamType):
-    """auto | cpu | cuda | cuda:N, resolved to a concrete device that exists here."""
+    """auto | cpu | cuda | cuda:N, checked for form here; `resolve_device` asks torch what exists once
+    every other option has passed (so a typo elsewhere costs no torch import)."""
 
     name = "device"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> str:
-        import torch
-
         value = str(value).strip().lower()
-        if value == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        if value == "cpu":
-            return value
-        match = re.fullmatch(r"cuda(?::(\d+))?", value)
-        if not match:
+        if value not in ("auto", "cpu") and not re.fullmatch(r"cuda(?::\d+)?", value):
             self.fail(f"{value!r} is not one of auto, cpu, cuda, cuda:N", param, ctx)
-        if not torch.cuda.is_available():
-            self.fail(f"{value} was asked for but no CUDA GPU is visible to PyTorch", param, ctx)
-        if match.group(1) and int(match.group(1)) >= torch.cuda.device_count():
-            self.fail(f"{value}: only {torch.cuda.device_count()} GPU(s) are visible", param, ctx)
         return value
+
+
+def resolve_device(value: str) -> str:
+    """The concrete device `value` names on this machine ('auto' -> cuda or cpu); a one-line error for a
+    GPU that is not there."""
+    if value == "cpu":
+        return value
+    import torch
+
+    if value == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        raise click.BadParameter(f"{value} was asked for but no CUDA GPU is visible to PyTorch", param_hint="'--device'")
+    index = value.partition(":")[2]
+    if index and int(index) >= torch.cuda.device_count():
+        raise click.BadParameter(f"{value}: only {torch.cuda.device_count()} GPU(s) are visible", param_hint="'--device'")
+    return value
 
 
 class FiniteFloat(click.FloatRange):
@@ -155,6 +165,8 @@ def writable_root(value: str) -> Path:
 def load_plugins(ctx: click.Context, param: click.Parameter, paths: tuple[str, ...]) -> tuple[str, ...]:
     """`--plugin FILE.py` (repeatable): import each file before any other option is checked, so the
     tasks and models it registers are valid names."""
+    if not paths:
+        return paths
     from bench.plugins import load_plugin
 
     for path in paths:
@@ -303,6 +315,12 @@ training_options = _options(
                  help="Record each cell's gradient norms (median, 95th percentile, max, share of steps clipped) and "
                       "its gradient-flow profile at the end of training; they change no training number."),
     click.option("--device", type=Device(), default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+    click.option("--amp", type=click.Choice(["none", "bf16"]), default="none", show_default=True,
+                 help="Mixed precision: bf16 runs forward passes under autocast (losses, gradients and Adam stay "
+                      "float32). Part of the cell key: its numbers differ from float32 ones."),
+    click.option("--compile", "compile_models", is_flag=True,
+                 help="torch.compile the transformer and the LRU (the recurrences already run fused kernels); part "
+                      "of those cells' keys. The first steps of each cell pay the compilation."),
     click.option("--jobs", type=click.IntRange(1, 4096), default=None,
                  help="Cells at a time (local) [default: fill the cores, or cells-per-gpu x GPUs]."),
     click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True,
@@ -353,22 +371,27 @@ setting_axes = _options(
               help="Ray GPUs per cell, may be fractional [default: 1/cells-per-gpu on CUDA].")
 @click.option("--fresh", is_flag=True, help="Recompute every cell, even those already stored.")
 @click.option("--retry-failed", is_flag=True, help="Recompute stored cells whose status is failed.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the cells, the estimated time per model and length and in total, and the memory "
+                   "estimate, then stop: nothing is trained or written (timings are cached per machine).")
 @click.pass_context
 def run(ctx: click.Context, **options: Any) -> int:
     """Train every model on every task at every dependency length, setting and seed."""
+    sweep, root = _sweep_from_options(ctx, options)  # every check first: bad input imports no torch
     from bench.executors import make_executor
     from bench.runner import StorageError, run_sweep
     from bench.store import Store
 
-    sweep, root = _sweep_from_options(ctx, options)
     executor = make_executor(options["executor"], sweep.device, sweep.threads, options["jobs"],
                              options["cells_per_gpu"], options["ray_address"], options["cpus_per_cell"],
                              options["gpus_per_cell"])
-    _check_memory(sweep, getattr(executor, "jobs", 1))
+    concurrent = getattr(executor, "jobs", 1)
+    _check_memory(sweep, concurrent)
     if options["executor"] == "ray":
         _require_ray()
-    if options["preset"]:
-        _announce_preset(options["preset"], sweep, getattr(executor, "jobs", 1))
+    _announce_cost(sweep, root, concurrent, options)
+    if options["dry_run"]:
+        return 0
     try:
         summary = run_sweep(sweep, Store(root), options["name"], executor, options["progress"], ctx.obj["argv"],
                             options["fresh"], options["retry_failed"], options["preset"])
@@ -383,19 +406,36 @@ def run(ctx: click.Context, **options: Any) -> int:
     return 1 if summary.failed else 0
 
 
-def _announce_preset(name: str, sweep: Any, concurrent: int) -> None:
+def _announce_cost(sweep: Any, root: Path, concurrent: int, options: dict[str, Any]) -> None:
+    """The plan with --dry-run; otherwise a warning before a run estimated at over an hour (it still runs),
+    and for a preset what it runs and its expected cost here."""
+    from bench.cost import LONG_RUN_SECONDS, seconds_text
+    from bench.runner import sweep_plan
+    from bench.store import Store
+
+    lines, wall = sweep_plan(sweep, Store(root), concurrent, options["fresh"], options["retry_failed"])
+    if options["dry_run"]:
+        click.echo("\n".join(lines))
+        return
+    if options["preset"]:
+        _announce_preset(options["preset"], sweep, concurrent, wall)
+    elif wall > LONG_RUN_SECONDS:
+        click.echo(f"bench: this sweep may take up to about {seconds_text(wall)} here at {concurrent} cell(s) at a time "
+                   "(every cell's whole budget; a cell stops early once solved); --dry-run shows the plan. Ctrl-C "
+                   "stops it; re-running resumes.", err=True)
+
+
+def _announce_preset(name: str, sweep: Any, concurrent: int, wall: float) -> None:
     """Say what the preset runs and, for one that needs a GPU run elsewhere, its expected cost here."""
     from bench import presets
+    from bench.cost import seconds_text
 
     preset = presets.get(name)
     click.echo(f"preset {name}: {preset.title} ({preset.source}); {len(preset.differences)} stated differences, "
                "listed by `bench presets`", err=True)
-    from bench.cost import estimate_sweep_seconds, seconds_text
-
-    seconds = estimate_sweep_seconds(sweep, concurrent)
     needs = " needs a GPU for its full budget;" if preset.gpu and not sweep.device.startswith("cuda") else ":"
     click.echo(f"bench: preset {name}{needs} on this machine ({sweep.device}) it would take about "
-               f"{seconds_text(seconds)} at {concurrent} cell(s) at a time (timed from a few steps of each cell's "
+               f"{seconds_text(wall)} at {concurrent} cell(s) at a time (timed from a few steps of each cell's "
                "shape; an upper bound when cells stop at a solve). Ctrl-C stops it; re-running resumes.", err=True)
 
 
@@ -439,11 +479,15 @@ def _sweep_from_options(ctx: click.Context, options: dict[str, Any], lengths: tu
     hiddens, params = _widths(ctx, options)
     train = TrainConfig(options["steps"], options["batch_size"], options["lr"], options["clip"],
                         options["eval_every"], options["eval_size"], options["time_limit"], options["stop"],
-                        options.get("eval_lengths") or (), options["diagnostics"])
+                        options.get("eval_lengths") or (), options["diagnostics"],
+                        "" if options["amp"] == "none" else options["amp"], options["compile_models"])
     sweep = Sweep(options["task_names"], lengths, options["model_names"], _seeds(ctx, options),
-                  ModelConfig(options["hidden"], options["layers"]), train, options["device"], options["threads"],
+                  ModelConfig(options["hidden"], options["layers"]), train, resolve_device(options["device"]), options["threads"],
                   hiddens=hiddens, lrs=options.get("lrs") or (), batch_sizes=options.get("batch_sizes") or (), params=params)
     _check_widths(sweep)
+    if train.amp and not sweep.device.startswith("cuda"):
+        raise click.BadParameter(f"--amp {train.amp} needs a CUDA device (on {sweep.device}, oneDNN has no bf16 LSTM "
+                                 "kernel on most CPUs, and small recurrences gain nothing)", param_hint="'--amp'")
     return sweep, root
 
 
@@ -473,10 +517,8 @@ def _check_widths(sweep: Any) -> None:
 @click.pass_context
 def horizon(ctx: click.Context, **options: Any) -> int:
     """Find each model's horizon adaptively: grow the length while it solves, then bisect."""
-    from bench.executors import make_executor
-    from bench.runner import StorageError
-    from bench.search import candidate_lengths, find_horizons
-    from bench.store import Store
+    import tasks
+    from bench.search import candidate_lengths
 
     if len(options["task_names"]) != 1:
         raise click.BadParameter("give one task; run `bench horizon` once per task", param_hint="'--task'")
@@ -491,6 +533,11 @@ def horizon(ctx: click.Context, **options: Any) -> int:
         options["n_seeds"] = 3  # a horizon needs seeds: "at least half of them solved"
     candidates = candidate_lengths(low, options["max_length"], options["ratio"])
     sweep, root = _sweep_from_options(ctx, options, candidates)
+    from bench.executors import make_executor
+    from bench.runner import StorageError
+    from bench.search import find_horizons
+    from bench.store import Store
+
     executor = make_executor("local", sweep.device, sweep.threads, options["jobs"], options["cells_per_gpu"])
     _check_memory(sweep, getattr(executor, "jobs", 1))
     try:
@@ -534,16 +581,16 @@ def horizon(ctx: click.Context, **options: Any) -> int:
 def probe(**options: Any) -> int:
     """Show why memory fails: the gradient of the loss reaching each time step's state, at initialisation
     and during training, with its decay per step and the spectral radii behind it."""
-    from bench.probe import ProbeSpec, run_probe, summary_lines, unprobeable, write_probe
-
     if len(options["task_names"]) != 1:
         raise click.BadParameter("give one task", param_hint="'--task'")
     _check_lengths(options["task_names"], (options["length"],), "'--length'")
     names = _probe_models(options["model_names"])
     root = writable_root(options["out"])
+    from bench.probe import ProbeSpec, run_probe, summary_lines, unprobeable, write_probe
+
     spec = ProbeSpec(options["task_names"][0], options["length"], names, options["train_steps"], options["checkpoints"],
                      options["seed"], options["hidden"], options["layers"], options["batch_size"], options["lr"],
-                     options["clip"], options["init_radius"], options["device"])
+                     options["clip"], options["init_radius"], resolve_device(options["device"]))
     refused = unprobeable(spec) if options["model_names"].strip() != "all" else {}
     if refused:  # named explicitly: an error, not a silent gap (with 'all' they are listed instead)
         name, why = next(iter(refused.items()))
@@ -617,6 +664,8 @@ def summary_table(records: list[dict[str, Any]]) -> str:
 
 
 def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...], hint: str = "'--lengths'") -> None:
+    import tasks
+
     for name in task_names:
         task = tasks.get(name)
         if lengths[0] < task.min_length:
@@ -717,10 +766,11 @@ def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: 
               help="Dependency lengths to check tasks at [default: the minimum, 7 and 40].")
 def check(names: tuple[str, ...], lengths: tuple[int, ...] | None) -> int:
     """Check tasks and models against their contracts (all when no NAMES): exit 1 if any fails."""
+    task_names, model_names = _split_names(names)
+    import tasks
     from bench.checks import check_model
     from tasks._check import check_task
 
-    task_names, model_names = _split_names(names)
     failed = 0
     for name in task_names:
         task = tasks.get(name)
@@ -733,6 +783,8 @@ def check(names: tuple[str, ...], lengths: tuple[int, ...] | None) -> int:
 
 
 def _split_names(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    import tasks
+
     task_names, model_names = tasks.names(), models.registry.names()
     if not names:
         return task_names, model_names
@@ -762,6 +814,7 @@ def _print_check(kind: str, name: str, problems: list[str]) -> int:
 def list_tasks(as_json: bool) -> None:
     """List registered tasks and the parameters a task string may set."""
     from bench.showing import task_spec
+    import tasks
 
     if as_json:
         import json
@@ -791,12 +844,29 @@ def list_models() -> None:
 def show(task_name: tuple[str, ...], length: int, seed: int) -> None:
     """Print one generated example of TASK, so you can see what the model must do."""
     from bench.showing import describe_example
+    import tasks
 
     task = tasks.get(task_name[0])
     if length < task.min_length:
         raise click.BadParameter(f"task {task.name} needs a length of at least {task.min_length}",
                                  param_hint="'--length'")
     click.echo(describe_example(task, length, seed))
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Only what fits in about a minute: start-up, two generators at n=1024, "
+                                            "the loop at L=50, 1-step sweeps, the report.")
+def speed(quick: bool) -> int:
+    """Measure every speed figure against a baseline timed in the same run (start-up, generators, training
+    loop, --jobs scaling, report build) and print one table; exit 1 when a target is missed."""
+    from bench.speed import measure, table
+
+    rows = measure(quick)
+    click.echo(table(rows))
+    missed = [row.figure for row in rows if row.ok is False]
+    if missed:
+        click.echo(f"bench: {len(missed)} target(s) missed: {'; '.join(missed)}", err=True)
+    return 1 if missed else 0
 
 
 main = cli

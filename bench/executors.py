@@ -17,6 +17,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterator, Protocol, Sequence
@@ -35,6 +36,22 @@ class Executor(Protocol):
     def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
         """Train every cell; yield each result record as it finishes."""
         ...
+
+    def close(self) -> None:
+        """Release workers kept between `map` calls (a later `map` starts them again)."""
+        ...
+
+
+def release(executor: Executor) -> None:
+    """Stop the workers an executor keeps between `map` calls (an executor without `close` keeps none)."""
+    close = getattr(executor, "close", None)
+    if close is not None:
+        close()
+
+
+class _NothingToClose:
+    def close(self) -> None:
+        pass
 
 
 def set_threads(threads: int) -> None:
@@ -82,7 +99,7 @@ def _train_with_budget(cell: Cell, on_progress: ProgressCallback | None = None) 
     return train_cell(cell, on_progress)
 
 
-class InProcessExecutor:
+class InProcessExecutor(_NothingToClose):
     """Cells one after another in this process."""
 
     def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
@@ -121,31 +138,71 @@ def _train_in_worker(cell: Cell) -> dict[str, Any]:
     return _train_with_budget(cell, _report_progress)
 
 
+def _warm_up(task_names: Sequence[str]) -> None:
+    """Load what every cell needs (torch's training code, each task's compiled kernel) before the first."""
+    import tasks
+
+    for name in task_names:
+        task = tasks.get(name)
+        task.generate(1, max(task.min_length, 2), 0, "train")
+
+
 class LocalExecutor:
-    """`jobs` worker processes on this machine; on CUDA, cells are balanced over `gpus` devices."""
+    """`jobs` worker processes on this machine; on CUDA, cells are balanced over `gpus` devices.
+
+    The workers are started once (`start`, which the runner calls as soon as it knows they pay, so they
+    import torch and numba and load the kernels while the driver prepares) and reused for every cell and
+    every `map` until `close`. A pool broken by a crashed worker is replaced."""
 
     def __init__(self, jobs: int, gpus: Sequence[str] = ()) -> None:
         self.jobs, self.gpus = jobs, list(gpus)
+        self._pool: ProcessPoolExecutor | None = None
+        self._relay: _ProgressRelay | None = None
+        self._plugins: tuple[PluginFile, ...] = ()
+        self.ready_seconds: float | None = None  # how long the last pool took until every worker was ready
+
+    def start(self, task_names: Sequence[str] = ()) -> None:
+        """Start the workers now (if not running) and have each load `task_names`' kernels."""
+        plugins = tuple(loaded_plugins())
+        if self._pool is not None and plugins == self._plugins:
+            return
+        self.close()
+        context = multiprocessing.get_context("spawn")  # fork after torch/numba threads is unsafe
+        self._relay, self._plugins = _ProgressRelay(context), plugins
+        self._pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker,
+                                         initargs=(self._relay.queue, plugins))
+        began, warm = time.perf_counter(), [self._pool.submit(_warm_up, tuple(task_names)) for _ in range(self.jobs)]
+        left = [len(warm)]
+
+        def ready(_: Future) -> None:
+            left[0] -= 1
+            if not left[0]:
+                self.ready_seconds = time.perf_counter() - began
+        for future in warm:
+            future.add_done_callback(ready)
+
+    def close(self, terminate: bool = False) -> None:
+        """Stop the workers: idle ones are shut down, running ones terminated when `terminate`."""
+        if self._pool is not None:
+            _terminate_pool(self._pool) if terminate else self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._relay is not None:
+            self._relay.close()
+        self._pool = self._relay = None
 
     def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
         if not cells:
             return
-        context = multiprocessing.get_context("spawn")  # fork after torch/numba threads is unsafe
-        by_key = {cell.key: cell for cell in cells}
         pending = list(reversed(cells))
         while pending:  # a pool broken by a crashed worker is replaced and the sweep goes on
-            with _ProgressRelay(context, by_key, on_progress) as progress:
-                pool = ProcessPoolExecutor(min(self.jobs, len(pending)), mp_context=context,
-                                           initializer=_start_worker, initargs=(progress, loaded_plugins()))
-                try:
-                    broken = yield from self._drain(pool, pending)
-                except BaseException:  # Ctrl-C, or the caller stopped early: do not wait for running cells
-                    _terminate_pool(pool)
-                    raise
-                if broken:
-                    _terminate_pool(pool)
-                else:
-                    pool.shutdown(wait=True)
+            self.start(sorted({cell.task for cell in cells}))
+            self._relay.listen({cell.key: cell for cell in cells}, on_progress)
+            try:
+                broken = yield from self._drain(self._pool, pending)
+            except BaseException:  # Ctrl-C, or the caller stopped early: do not wait for running cells
+                self.close(terminate=True)
+                raise
+            if broken:
+                self.close(terminate=True)
 
     def _drain(self, pool: ProcessPoolExecutor, pending: list[Cell]) -> Iterator[dict]:
         """Keep `jobs` cells running until none are left; returns True if the pool broke."""
@@ -180,21 +237,22 @@ class LocalExecutor:
 
 
 class _ProgressRelay:
-    """A queue the workers put (cell key, step, accuracy) on, and a thread that hands each message to
-    `on_progress` in the driver. One per pool: a worker terminated mid-write keeps the queue's shared
-    write lock forever, so a queue never outlives its pool, and the driver never writes to it (the
-    thread stops on an Event, not on a sentinel)."""
+    """A queue the workers put (cell key, step, accuracy) on, and a thread that hands each message to the
+    current `map`'s `on_progress` in the driver. One per pool: a worker terminated mid-write keeps the
+    queue's shared write lock forever, so a queue never outlives its pool, and the driver never writes to
+    it (the thread stops on an Event, not on a sentinel)."""
 
-    def __init__(self, context: Any, by_key: dict[str, Cell], on_progress: ProgressCallback | None) -> None:
+    def __init__(self, context: Any) -> None:
         self.queue, self.stop = context.Queue(), threading.Event()
-        self.by_key, self.on_progress = by_key, on_progress
+        self.by_key: dict[str, Cell] = {}
+        self.on_progress: ProgressCallback | None = None
         self.thread = threading.Thread(target=self._relay, daemon=True)
-
-    def __enter__(self) -> Any:
         self.thread.start()
-        return self.queue
 
-    def __exit__(self, *exc: object) -> None:
+    def listen(self, by_key: dict[str, Cell], on_progress: ProgressCallback | None) -> None:
+        self.by_key, self.on_progress = by_key, on_progress
+
+    def close(self) -> None:
         self.stop.set()
         self.thread.join(timeout=5)
 
@@ -206,8 +264,9 @@ class _ProgressRelay:
                 continue
             except (EOFError, OSError):
                 return
-            if self.on_progress and key in self.by_key:
-                self.on_progress(self.by_key[key], step, accuracy)
+            on_progress, cell = self.on_progress, self.by_key.get(key)
+            if on_progress and cell is not None:
+                on_progress(cell, step, accuracy)
 
 
 def _terminate_pool(pool: ProcessPoolExecutor) -> None:
@@ -223,7 +282,7 @@ def _terminate_pool(pool: ProcessPoolExecutor) -> None:
 
 # --- Ray ------------------------------------------------------------------------------------------
 
-class RayExecutor:
+class RayExecutor(_NothingToClose):
     """Cells as Ray tasks with `cpus_per_cell` CPUs and a (fractional) `gpus_per_cell` GPU each.
 
     Results return to the driver, which alone writes them. `address` None starts a local instance;
@@ -235,9 +294,9 @@ class RayExecutor:
     def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
+        if not ray.is_initialized():  # a local instance listens on the loopback interface only
+            where = {"address": self.address} if self.address else {"_node_ip_address": "127.0.0.1"}
+            ray.init(**where, include_dashboard=False, log_to_driver=False, configure_logging=False)
         task = ray.remote(num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell)(_train_on_ray)
         plugins = loaded_plugins()
         running = {task.remote(cell, plugins): cell for cell in cells}
@@ -255,5 +314,9 @@ class RayExecutor:
 
 
 def _train_on_ray(cell: Cell, plugins: Sequence[PluginFile]) -> dict[str, Any]:
+    import ray
+
     ensure_plugins(plugins)
-    return _train_with_budget(cell)
+    record = _train_with_budget(cell)
+    record["provenance"]["ray_node"] = ray.get_runtime_context().get_node_id()  # which node ran it
+    return record

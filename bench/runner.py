@@ -19,7 +19,8 @@ import torch
 import tasks
 from bench import models, provenance
 from bench.claims import Claims, remove_temporaries
-from bench.executors import Executor, InProcessExecutor
+from bench.cost import CostModel, makespan, seconds_text, shape_key, workers_pay
+from bench.executors import Executor, InProcessExecutor, LocalExecutor, release
 from bench.plugins import loaded_plugins
 from bench.progress import Display
 from bench.report import build_report
@@ -113,10 +114,11 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
     if preset:
         manifest["preset"] = preset
     start_run(store, run_dir, manifest)
-    computed = 0
+    computed, executor = 0, executor or InProcessExecutor()
     try:
-        computed = compute_cells(cells, store, executor or InProcessExecutor(), progress, fresh, retry_failed)
+        computed = compute_cells(cells, store, executor, progress, fresh, retry_failed)
     finally:  # also on Ctrl-C: the run's tables describe what did finish
+        release(executor)
         records = finish_run(store, run_dir, manifest, cells)
     return RunSummary(run_dir, records, computed=computed, reused=len(cells) - computed)
 
@@ -133,9 +135,42 @@ def compute_cells(cells: list[Cell], store: Store, executor: Executor, progress:
     """Train the cells of `cells` that are not stored yet (all with `fresh`), storing each as it
     finishes; returns how many this process trained."""
     todo = cells_to_compute(cells, store, fresh, retry_failed)
-    with Display(len(cells), len(cells) - len(todo), progress) as display, Claims(store) as claims:
-        return _compute(todo, store, executor, display, claims,
-                        lambda stored: fresh or _needs_computing(stored, retry_failed))
+    costs = CostModel()
+    estimates = estimate_todo(todo, costs)
+    executor = _worth_starting(executor, todo, sum(estimates.values()), costs)
+    with Display(len(cells), len(cells) - len(todo), progress, estimates, getattr(executor, "jobs", 1)) as display, \
+            Claims(store) as claims:
+        computed = _compute(todo, store, executor, display, claims,
+                            lambda stored: fresh or _needs_computing(stored, retry_failed))
+    if getattr(executor, "ready_seconds", None):
+        costs.record_worker_start(executor.ready_seconds)
+    return computed
+
+
+def estimate_todo(todo: list[Cell], costs: CostModel) -> dict[str, float]:
+    """Estimated seconds per cell (timing the shapes this machine has not timed yet, which it says)."""
+    new = {shape_key(cell) for cell in todo} - set(costs.entries)
+    if new:
+        print(f"bench: timing {len(new)} model shape(s) for the cost estimate (once per machine) ...",
+              file=sys.stderr, flush=True)
+    estimates = {}
+    for cell in todo:
+        try:
+            estimates[cell.key] = costs.cell_seconds(cell)
+        except Exception:  # a cell that cannot even be timed will fail on its own, recorded as such
+            estimates[cell.key] = 0.0
+    return estimates
+
+
+def _worth_starting(executor: Executor, todo: list[Cell], serial_seconds: float, costs: CostModel) -> Executor:
+    """Worker processes only when they finish sooner than this process alone (short cells, or a single
+    one, train here); when they do, start them now, so they load while the driver prepares."""
+    if not isinstance(executor, LocalExecutor):
+        return executor
+    if not workers_pay(serial_seconds, min(executor.jobs, len(todo)), costs.worker_start):
+        return InProcessExecutor()
+    executor.start(sorted({cell.task for cell in todo}))
+    return executor
 
 
 def finish_run(store: Store, run_dir: Path, manifest: dict[str, Any], cells: list[Cell]) -> list[dict[str, Any]]:
@@ -219,3 +254,56 @@ def new_manifest(sweep: Sweep, name: str, cells: list[Cell], argv: list[str]) ->
         "task_versions": {task: tasks.get(task).version for task in sweep.tasks},
         "plugins": [plugin.describe() for plugin in loaded_plugins()],
     }
+
+
+def sweep_plan(sweep: Sweep, store: Store, concurrent: int, fresh: bool = False,
+               retry_failed: bool = False) -> tuple[list[str], float]:
+    """`bench run --dry-run`: the cells, estimated time per model and length and in total, and memory,
+    as lines of text; and the estimated wall seconds. Nothing is written (the cost cache aside)."""
+    cells = sweep.expand()
+    todo = cells_to_compute(cells, store, fresh, retry_failed)
+    estimates = estimate_todo(todo, CostModel())
+    lines = [f"{len(cells)} cells, {len(todo)} to train ({len(cells) - len(todo)} already stored):"]
+    if len(cells) <= PLAN_CELL_LINES:
+        lines += [f"  {cell.label():40} {_plan_cost(estimates.get(cell.key))}" for cell in cells]
+    lines += _plan_grid(todo, estimates)
+    serial = sum(estimates.values())
+    wall = makespan((estimates[cell.key] for cell in todo), concurrent)
+    lines.append(f"total: {seconds_text(serial)} of training at most (every cell's whole budget; a cell stops early "
+                 f"once solved), about {seconds_text(wall)} at {concurrent} cell(s) at a time")
+    if todo:
+        largest = max(todo, key=estimate_cell_bytes)
+        need, have = estimate_cell_bytes(largest), available_bytes(sweep.device)
+        lines.append(f"memory: largest cell {largest.label()} about {_mib(need)}; {concurrent} at a time need about "
+                     f"{_mib(need * concurrent)} of {_mib(have)} available on {sweep.device}")
+    return lines, wall
+
+
+PLAN_CELL_LINES = 60  # list every cell up to this many; the grid always
+
+
+def _plan_cost(seconds: float | None) -> str:
+    return "stored" if seconds is None else seconds_text(seconds)
+
+
+def _plan_grid(todo: list[Cell], estimates: dict[str, float]) -> list[str]:
+    """Estimated time to train, per model (rows) and length (columns), summed over seeds and settings."""
+    if not todo:
+        return []
+    lengths = sorted({cell.length for cell in todo})
+    names = sorted({cell.model for cell in todo}, key=[cell.model for cell in todo].index)
+    total = {(cell.model, cell.length): 0.0 for cell in todo}
+    for cell in todo:
+        total[cell.model, cell.length] += estimates[cell.key]
+    width = max(12, *(len(f"L={length}") + 2 for length in lengths))
+    lines = ["time to train, per model and length:", "  " + "model".ljust(14) + "".join(f"L={n}".ljust(width) for n in lengths)]
+    for name in names:
+        texts = [seconds_text(total[name, n]) if (name, n) in total else "-" for n in lengths]
+        lines.append("  " + name.ljust(14) + "".join(text.ljust(width) for text in texts))
+    return lines
+
+
+def _mib(size: float) -> str:
+    if size < 2**20:
+        return "under 1 MiB"
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"

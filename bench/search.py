@@ -14,14 +14,14 @@ import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Generator
+from typing import TYPE_CHECKING, Any, Generator
 
-from bench.executors import Executor
-from bench.horizon import SOLVED_SHARE
-from bench.runner import compute_cells, finish_run, new_manifest, start_run
+from bench import provenance
 from bench.store import Store, write_json
 from bench.sweep import Cell, Sweep
-from bench import provenance
+
+if TYPE_CHECKING:  # the search's driver imports torch; `bench horizon`'s option checks must not
+    from bench.executors import Executor
 
 Search = Generator[int, bool, int]
 
@@ -88,6 +88,9 @@ def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, execu
     """Search every model of `sweep` (its lengths are ignored; `candidates` are searched) for its
     horizon on the sweep's one task, all models in lockstep so each round's cells run together."""
     run_dir = store.run_dir(name or f"horizon-{replace(sweep, lengths=candidates).default_name()}")
+    from bench.executors import release
+    from bench.runner import compute_cells, finish_run, new_manifest, start_run
+
     manifest = {**new_manifest(replace(sweep, lengths=candidates), run_dir.name, [], argv or provenance.argv()),
                 "kind": "horizon search"}
     start_run(store, run_dir, manifest)
@@ -111,6 +114,7 @@ def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, execu
                     found[model] = candidates[done.value] if done.value >= 0 else None
                     del probes[model]
     finally:
+        release(executor)  # the workers served every round; they stop with the search
         result = HorizonSearch(run_dir, candidates, found, probed, cells, trained, [])
         manifest["horizon_search"] = result.summary()
         result.records = finish_run(store, run_dir, manifest, cells)
@@ -125,4 +129,6 @@ def _probe_cells(sweep: Sweep, model: str, length: int) -> list[Cell]:
 def _solved(store: Store, cells: list[Cell]) -> bool:
     """At least half of the seeds solved (failed cells, harness errors, left out)."""
     records = [r for r in store.load_cells(cell.key for cell in cells) if r["status"] != "failed"]
+    from bench.horizon import SOLVED_SHARE  # pandas: not for option checking
+
     return bool(records) and sum(bool(r["solved"]) for r in records) >= SOLVED_SHARE * len(records)

@@ -47,3 +47,11 @@ def require_ray():
             raise
         pytest.skip("ray is not installed (pip install 'bench[ray]')")
     return ray
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cost_cache(tmp_path_factory):
+    """The cost model's timings go to a cache of this test session (subprocesses inherit it), not the
+    user's ~/.cache."""
+    os.environ["BENCH_CACHE"] = str(tmp_path_factory.mktemp("cost-cache"))
+    yield

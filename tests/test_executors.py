@@ -16,7 +16,8 @@ NUMBERS = ("key", "status", "loss", "accuracy", "best_valid_accuracy", "steps", 
 def _ray_executor():
     ray = require_ray()
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
     return RayExecutor()
 
 
