@@ -33,6 +33,8 @@ class TrainConfig:
     # gradient norms and the end-of-training gradient-flow profile; they change no training number, but
     # a cell stored without them is not one that has them
     diagnostics: bool = True
+    amp: str = ""  # "bf16": forward passes under autocast (mixed precision); "" for float32 throughout
+    compile: bool = False  # torch.compile the models it speeds up (bench.train.COMPILED_MODELS)
 
     def identity(self) -> dict[str, Any]:
         """The settings as plain data; settings added later are left out at their default, so cells
@@ -44,7 +46,8 @@ class TrainConfig:
         return data
 
 
-LATER_DEFAULTS: dict[str, Any] = {"eval_lengths": (), "diagnostics": True}
+LATER_DEFAULTS: dict[str, Any] = {"eval_lengths": (), "diagnostics": True, "amp": "", "compile": False}
+COMPILED_MODELS = ("transformer", "lru")  # what --compile applies to (the recurrences run fused kernels)
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,19 @@ class Cell:
             "task": tasks.get(self.task).identity(),
             "length": self.length,
             "model": {**models.identity(self.model), **asdict(self.model_config)},
-            "train": self.train.identity(),
+            "train": self._train_identity(),
             "seed": self.seed,
             "device": self.device_kind,
             # oneDNN's CPU kernels may sum in another order with another thread count (seen: LSTM)
             **({"threads": self.threads} if self.device_kind == "cpu" else {}),
         }
+
+    def _train_identity(self) -> dict[str, Any]:
+        """The training settings; --compile only where it applies, so an rnn cell keeps its key."""
+        identity = self.train.identity()
+        if self.model not in COMPILED_MODELS:
+            identity.pop("compile", None)
+        return identity
 
     @property
     def key(self) -> str:

@@ -7,13 +7,16 @@ optimizer steps and an optional wall-clock limit. A cell never raises: divergenc
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import platform
+import queue
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -23,7 +26,7 @@ import tasks
 from bench import flow, models
 from bench.provenance import machine
 from bench.store import DIAGNOSTIC_COLUMNS
-from bench.sweep import PROTOCOL, Cell, content_hash
+from bench.sweep import COMPILED_MODELS, PROTOCOL, Cell, content_hash
 
 STATUSES = ("solved", "unsolved", "timeout", "diverged", "failed")
 DIVERGENCE_FACTOR = 1e4  # a loss this many times the first step's loss has exploded, finite or not
@@ -133,6 +136,10 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     model = seeded_model(cell, task).to(device)
     outcome.params = models.count_parameters(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    if budget.amp:  # forward passes under autocast; losses, gradients and Adam stay in float32
+        model.amp_dtype = AMP_DTYPES[budget.amp]
+    if budget.compile and compiles(cell.model):
+        model.forward = torch.compile(model.forward)  # the module itself stays, for the diagnostics
     valid_set = _held_out(task, cell, "valid", device)
     window = StreamWindow(task.rule.window)
     # after a solve the validation split does not confirm, wait for a whole new window before asking again
@@ -140,9 +147,9 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     clock, first_loss, loss_sum = time.perf_counter(), None, 0.0
     on_progress(cell, 0, None)
 
+    batches = training_batches(task, cell, device)
     for step in range(1, budget.steps + 1):
-        start = (step - 1) * budget.batch_size
-        x, y, mask = batch = to_device(task.generate(budget.batch_size, cell.length, cell.seed, "train", start), device)
+        x, y, mask = batch = next(batches)
         outputs, per_sequence, loss, grad_norm = backward(model, optimizer, task, batch, budget.clip)
         stats = _sequence_stats(task, outputs.detach(), y, mask, per_sequence.detach())
         # one transfer per step: the loss, the norm and the window's rows
@@ -175,6 +182,7 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
         if timed_out:
             outcome.status = "timeout" if outcome.status != "solved" else outcome.status
             break
+    batches.close()  # stops a prefetching thread before the test split is generated
     outcome.window_accuracy = window.summary()[0] if window.filled else None
     outcome.train_seconds = time.perf_counter() - clock
     test = evaluate(model, task, _held_out(task, cell, "test", device))
@@ -202,7 +210,7 @@ def backward(model: torch.nn.Module, optimizer: torch.optim.Optimizer, task: tas
     """Forward, loss and backward on one training batch, then clipping: (outputs, loss per sequence, loss,
     gradient norm before clipping). The caller decides whether the optimizer steps."""
     x, y, mask = batch
-    outputs = model(x)
+    outputs = forward(model, x)
     per_sequence = sequence_losses(task, outputs, y, mask)
     loss = per_sequence.mean()
     optimizer.zero_grad(set_to_none=True)
@@ -283,7 +291,7 @@ def evaluate(model: torch.nn.Module, task: tasks.Task, held_out: Batch) -> Metri
     rows = []
     for begin in range(0, len(held_out[0]), EVAL_CHUNK):
         x, y, mask = (t[begin:begin + EVAL_CHUNK] for t in held_out)
-        outputs = model(x)
+        outputs = forward(model, x)
         rows.append(_sequence_stats(task, outputs, y, mask, sequence_losses(task, outputs, y, mask)))
     model.train()
     stats = torch.cat(rows).double().cpu().numpy()
@@ -306,6 +314,75 @@ def seeded_model(cell: Cell, task: tasks.Task) -> torch.nn.Module:
 
 def to_device(arrays: tuple, device: torch.device) -> Batch:
     return tuple(torch.from_numpy(a).to(device, non_blocking=True) for a in arrays)
+
+
+AMP_DTYPES = {"bf16": torch.bfloat16}
+
+
+def forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's outputs, under autocast where the cell asked for mixed precision (`--amp`)."""
+    dtype = getattr(model, "amp_dtype", None)
+    if dtype is None:
+        return model(x)
+    with torch.autocast(x.device.type, dtype=dtype):
+        return model(x)
+
+
+def compiles(model_name: str) -> bool:
+    """Models `--compile` applies to: those torch.compile speeds up. The recurrences already run as
+    fused cuDNN/oneDNN kernels that compiling would only wrap."""
+    return model_name in COMPILED_MODELS
+
+
+PREFETCH_DEPTH = 2  # batches generated ahead of the GPU
+
+
+def training_batches(task: tasks.Task, cell: Cell, device: torch.device) -> Iterator[Batch]:
+    """The training stream, batch after batch, on `device`. On a GPU the next batches are generated on
+    the CPU in a background thread and copied from pinned memory while the GPU computes; the batches are
+    the same either way (each is a pure function of its first sample's index)."""
+    def generate(step: int) -> tuple:
+        return task.generate(cell.train.batch_size, cell.length, cell.seed, "train", step * cell.train.batch_size)
+
+    if device.type != "cuda":
+        return (to_device(generate(step), device) for step in itertools.count())
+    return prefetched(generate, device)
+
+
+def prefetched(generate: Callable[[int], tuple], device: torch.device, depth: int = PREFETCH_DEPTH) -> Iterator[Batch]:
+    """generate(0), generate(1), ... made `depth` ahead by a daemon thread, pinned on CUDA, then copied
+    without blocking. The thread ends with the iterator (it is closed, or collected, when the loop stops)."""
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    pin = device.type == "cuda"
+
+    def fill() -> None:
+        for step in itertools.count():
+            try:
+                arrays = tuple(torch.from_numpy(a) for a in generate(step))
+                item: Any = tuple(t.pin_memory() for t in arrays) if pin else arrays
+            except Exception as error:  # handed to the loop, which fails the cell with it
+                item = error
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set() or isinstance(item, Exception):
+                return
+
+    filler = threading.Thread(target=fill, daemon=True)
+    filler.start()
+    try:
+        while True:
+            item = ahead.get()
+            if isinstance(item, Exception):
+                raise item
+            yield tuple(t.to(device, non_blocking=True) for t in item)
+    finally:  # joined: numba's default threading layer must not run two parallel kernels at once
+        stop.set()
+        filler.join()
 
 
 def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:

@@ -16,8 +16,7 @@ import time
 
 import click
 
-SWEEP = ["--task", "adding", "--lengths", "50,100", "--models", "rnn,lstm,gru", "--steps", "300",
-         "--eval-every", "100", "--no-progress"]
+from bench.speed import LONG_SWEEP as SWEEP  # `bench speed` times the same sweep
 
 
 def sweep_seconds(jobs: int) -> float:

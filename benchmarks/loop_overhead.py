@@ -9,34 +9,11 @@ memory, in one process, alternating the two so machine noise hits both. Prints t
 
 from __future__ import annotations
 
-import time
-
 import click
-import torch
 
-import tasks
-from bench import models
+from bench.speed import bare_loop_seconds
 from bench.sweep import Cell, ModelConfig, TrainConfig
-from bench.train import mean_loss, train_cell
-
-
-def bare_loop_seconds(cell: Cell) -> float:
-    """Seconds for cell.train.steps steps of forward, loss, backward, clip and Adam on one fixed batch."""
-    task, budget = tasks.get(cell.task), cell.train
-    torch.set_flush_denormal(True)
-    torch.manual_seed(0)
-    model = models.build(cell.model, task.n_inputs, task.n_outputs, cell.model_config.hidden,
-                         cell.model_config.layers, tokens=task.inputs == "tokens")
-    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
-    x, y, mask = (torch.from_numpy(a) for a in task.generate(budget.batch_size, cell.length, 0, "train"))
-    start = time.perf_counter()
-    for _ in range(budget.steps):
-        loss = mean_loss(task, model(x), y, mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), budget.clip)
-        optimizer.step()
-    return time.perf_counter() - start
+from bench.train import train_cell
 
 
 @click.command()

@@ -1,0 +1,238 @@
+"""`bench speed`: every speed figure of the project as a ratio to a baseline measured in the same run.
+
+Shared, noisy machines make absolute timings meaningless from one day to the next; a ratio against a
+baseline timed alternately with it, best of a few repeats, is what a target can be held to. Each row
+names its figure, value, baseline, ratio and target; `bench speed` exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+START_UP_MARGIN = 0.3  # seconds `bench --help` may take beyond `python -c pass`
+LOOP_SHARE = 0.95  # the harness's training loop keeps at least this share of a bare loop's steps/s
+GENERATOR_GBPS = 8.0
+JOBS_SHORT_RATIO = 1.0  # --jobs 2 against --jobs 1 on 1-step cells
+JOBS_LONG_RATIO = 1.5  # ... and on the benchmark's sweep of 300-step cells
+NOISE = 0.05  # a ratio whose target is parity passes within this timing noise
+REPORT_SECONDS = 0.5
+
+
+@dataclass
+class Row:
+    """One measured figure against its baseline."""
+
+    figure: str
+    value: float
+    baseline: float | None
+    unit: str
+    ratio: float | None
+    target: str
+    ok: bool | None  # None: informational, no target
+
+    def cells(self) -> list[str]:
+        baseline = "-" if self.baseline is None else f"{self.baseline:.3g} {self.unit}"
+        ratio = "-" if self.ratio is None else f"{self.ratio:.2f}x"
+        verdict = {True: "ok", False: "MISSED", None: ""}[self.ok]
+        return [self.figure, f"{self.value:.3g} {self.unit}", baseline, ratio, self.target, verdict]
+
+
+def table(rows: list[Row]) -> str:
+    """The rows as an aligned plain-text table (also valid Markdown)."""
+    head = ["figure", "value", "baseline", "ratio", "target", ""]
+    body = [row.cells() for row in rows]
+    widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
+    lines = ["| " + " | ".join(text.ljust(width) for text, width in zip(line, widths)) + " |" for line in [head, *body]]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
+
+
+def best_of(repeats: int, *timers: Callable[[], float]) -> list[float]:
+    """The best time of each timer over `repeats` rounds, the timers alternating so noise hits all."""
+    times: list[list[float]] = [[] for _ in timers]
+    for _ in range(repeats):
+        for kept, timer in zip(times, timers):
+            kept.append(timer())
+    return [min(kept) for kept in times]
+
+
+def _wall(command: list[str]) -> Callable[[], float]:
+    def run() -> float:
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        return time.perf_counter() - started
+    return run
+
+
+# --- start-up ---------------------------------------------------------------------------------------
+
+def startup_rows(repeats: int) -> Iterator[Row]:
+    """`bench --help`, `bench tasks` and `bench models` against `python -c pass` (median of `repeats`)."""
+    python = [sys.executable, "-c", "pass"]
+    commands = {"--help": ["--help"], "tasks": ["tasks"], "models": ["models"]}
+    timers = [_wall(python), *(_wall([sys.executable, "-m", "bench", *args]) for args in commands.values())]
+    times: list[list[float]] = [[] for _ in timers]
+    for _ in range(repeats):
+        for kept, timer in zip(times, timers):
+            kept.append(timer())
+    base, *others = (statistics.median(kept) for kept in times)
+    for (name, _), seconds in zip(commands.items(), others):
+        target = name == "--help"
+        yield Row(f"start-up: bench {name}", seconds, base, "s", seconds / base,
+                  f"<= python -c pass + {START_UP_MARGIN} s" if target else "", seconds - base <= START_UP_MARGIN if target else None)
+
+
+# --- generators -------------------------------------------------------------------------------------
+
+def generator_rows(n: int, length: int, repeats: int, names: list[str] | None = None) -> Iterator[Row]:
+    """GB/s of each task's kernel (x, y and mask bytes) at n sequences of length L, against the task's
+    numpy reference where it has one (a peer's generator ported to vectorized numpy, tasks/_reference.py)."""
+    import tasks
+    from tasks._reference import REFERENCES
+
+    for name in names or tasks.names():
+        task = tasks.get(name)
+        x, y, mask = task.generate(n, length, 0, "train")  # compiles or loads the kernel
+        size = x.nbytes + y.nbytes + mask.nbytes
+        reference = REFERENCES.get(name)
+        counter = iter(range(1, 10**9))
+        timers = [lambda: _timed(lambda: task.generate(n, length, 0, "train", n * next(counter)))]
+        if reference:
+            timers.append(lambda: _timed(lambda: reference(n, length)))
+        ours, *theirs = best_of(repeats, *timers)
+        gbps = size / ours / 1e9
+        if theirs:
+            ratio = theirs[0] / ours
+            yield Row(f"generator {name} (n={n}, L={length})", gbps, size / theirs[0] / 1e9, "GB/s", ratio,
+                      f">= {GENERATOR_GBPS:g} GB/s, > numpy", gbps >= GENERATOR_GBPS and ratio > 1)
+        else:
+            yield Row(f"generator {name} (n={n}, L={length}; no numpy reference)", gbps, None, "GB/s", None,
+                      f">= {GENERATOR_GBPS:g} GB/s", gbps >= GENERATOR_GBPS)
+
+
+def _timed(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+# --- training loop ----------------------------------------------------------------------------------
+
+def bare_loop_seconds(cell: "Cell") -> float:  # noqa: F821
+    """Seconds for cell.train.steps steps of forward, loss, backward, clip and Adam on one fixed batch in
+    memory: the loop a researcher would write by hand."""
+    import torch
+
+    import tasks
+    from bench import models
+    from bench.train import mean_loss
+
+    task, budget = tasks.get(cell.task), cell.train
+    torch.set_flush_denormal(True)
+    torch.manual_seed(0)
+    model = models.build(cell.model, task.n_inputs, task.n_outputs, cell.model_config.hidden,
+                         cell.model_config.layers, tokens=task.inputs == "tokens")
+    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    x, y, mask = (torch.from_numpy(a) for a in task.generate(budget.batch_size, cell.length, 0, "train"))
+    started = time.perf_counter()
+    for _ in range(budget.steps):
+        loss = mean_loss(task, model(x), y, mask)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), budget.clip)
+        optimizer.step()
+    seconds = time.perf_counter() - started
+    torch.set_flush_denormal(False)
+    return seconds
+
+
+def harness_loop_seconds(cell: "Cell") -> float:  # noqa: F821
+    """Seconds of `train_cell` for the same budget (fresh data every step, divergence checks, gradient
+    norms), with its evaluations shrunk to one sequence so only the loop is timed."""
+    from bench.train import train_cell
+
+    return train_cell(cell)["seconds"]
+
+
+def loop_rows(lengths: tuple[int, ...], steps: dict[int, int], repeats: int,
+              model_names: tuple[str, ...] = ("rnn", "lstm", "gru")) -> Iterator[Row]:
+    """The harness's training steps per second against a bare loop's, per model and length."""
+    import torch
+
+    from bench.sweep import Cell, ModelConfig, TrainConfig
+
+    torch.set_num_threads(1)  # as every cell trains
+    for length in lengths:
+        for name in model_names:
+            budget = TrainConfig(steps=steps[length], eval_every=steps[length], eval_size=1, lr=1e-9,
+                                 diagnostics=False)  # a rate no model solves at: every step runs
+            cell = Cell("adding", length, name, 0, ModelConfig(), budget)
+            warm = Cell("adding", length, name, 0, ModelConfig(), TrainConfig(steps=2, eval_every=2, eval_size=1))
+            bare_loop_seconds(warm), harness_loop_seconds(warm)
+            bare, harness = best_of(repeats, lambda: bare_loop_seconds(cell), lambda: harness_loop_seconds(cell))
+            share = bare / harness
+            yield Row(f"training loop {name} L={length}", budget.steps / harness, budget.steps / bare, "steps/s",
+                      share, f">= {LOOP_SHARE:.0%} of the bare loop", share >= LOOP_SHARE)
+
+
+# --- worker processes -------------------------------------------------------------------------------
+
+SHORT_SWEEP = ["--task", "adding", "--lengths", "50,100", "--models", "rnn,lstm,gru", "--steps", "1",
+               "--eval-size", "64", "--no-progress"]
+LONG_SWEEP = ["--task", "adding", "--lengths", "50,100", "--models", "rnn,lstm,gru", "--steps", "300",
+              "--eval-every", "100", "--no-progress"]  # benchmarks/jobs_speedup.py's sweep
+
+
+def jobs_rows(repeats: int, long: bool) -> Iterator[Row]:
+    """Whole `bench run` commands (start-up included, as a user sees them) with --jobs 2 against --jobs 1."""
+    sweeps = [("1-step cells", SHORT_SWEEP, JOBS_SHORT_RATIO)] + ([("300-step cells", LONG_SWEEP, JOBS_LONG_RATIO)] if long else [])
+    for what, sweep, target in sweeps:
+        serial, parallel = best_of(repeats, lambda: _sweep_seconds(sweep, 1), lambda: _sweep_seconds(sweep, 2))
+        ratio = serial / parallel
+        allowed = target - NOISE if target == 1.0 else target
+        text = f">= {target:.1f}x" + (f" (within {NOISE:.0%} noise)" if target == 1.0 else "")
+        yield Row(f"--jobs 2 vs --jobs 1, 6 {what}", parallel, serial, "s", ratio, text, ratio >= allowed)
+
+
+def _sweep_seconds(sweep: list[str], jobs: int) -> float:
+    with tempfile.TemporaryDirectory() as out:
+        return _wall([sys.executable, "-m", "bench", "run", *sweep, "--jobs", str(jobs), "--out", out])()
+
+
+# --- report -----------------------------------------------------------------------------------------
+
+def report_rows(repeats: int) -> Iterator[Row]:
+    """Rebuilding a 9-cell run's tables, plots and reports, against writing its tables alone."""
+    from bench.runner import rebuild_report, run_sweep
+    from bench.store import Store, results_frame, write_tables
+    from bench.sweep import ModelConfig, Sweep, TrainConfig
+
+    with tempfile.TemporaryDirectory() as out:
+        sweep = Sweep(("adding",), (10, 20, 40), ("rnn", "lstm", "gru"), (0,), ModelConfig(hidden=8),
+                      TrainConfig(steps=2, eval_every=1, eval_size=16, batch_size=8))
+        summary = run_sweep(sweep, Store(out), "speed", progress=False)
+        records = summary.records
+        tables = lambda: _timed(lambda: write_tables(Path(summary.run_dir), results_frame(records)))  # noqa: E731
+        whole = lambda: _timed(lambda: rebuild_report(Path(summary.run_dir)))  # noqa: E731
+        report, base = best_of(repeats, whole, tables)
+    yield Row("report build, 9-cell run", report, base, "s", report / base, f"<= {REPORT_SECONDS} s", report <= REPORT_SECONDS)
+
+
+def measure(quick: bool) -> list[Row]:
+    """Every figure; `quick` keeps to what fits in a minute (no long lengths, no long sweep)."""
+    rows = [*startup_rows(3 if quick else 7)]
+    rows += generator_rows(1024 if quick else 4096, 1000, 2 if quick else 5, ["adding", "copy"] if quick else None)
+    if quick:
+        rows += loop_rows((50,), {50: 30}, 1)
+    else:
+        rows += loop_rows((50, 200, 1000), {50: 200, 200: 60, 1000: 12}, 3)
+    rows += jobs_rows(1 if quick else 2, long=not quick)
+    rows += report_rows(2 if quick else 3)
+    return rows
