@@ -3,7 +3,9 @@ steps to solve. Byte-stable: the same cells give the same files."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,41 @@ DODGE = 1.04  # factor between neighbouring models' x positions on the log lengt
 
 
 def write_plots(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame, folder: Path) -> None:
-    """Every plot of a run into `folder`, as PNG and SVG."""
+    """Every plot of a run into `folder`, as PNG and SVG; nothing is drawn again when the plots there were
+    drawn from the same inputs by the same code (a rebuilt report, a re-run that computed nothing)."""
+    digest = _inputs_digest(frame, records, summary)
+    if _drawn_from(folder) == digest:
+        return
+    _draw_all(frame, records, summary, folder)
+    atomic_write(folder / DIGEST_FILE, digest.encode())
+
+
+DIGEST_FILE = ".inputs.sha256"  # what the plots in the folder were drawn from
+
+
+def _inputs_digest(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame) -> str:
+    """sha256 of everything a plot depends on: the tables, the records, this module and the libraries."""
+    from bench.store import canonical_json
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(f"{matplotlib.__version__} {sns.__version__}".encode())
+    for table in (frame, summary):
+        digest.update(table.to_csv(index=False).encode())
+    digest.update(canonical_json(sorted(records, key=lambda record: record["key"])))
+    return digest.hexdigest()
+
+
+def _drawn_from(folder: Path) -> str | None:
+    """The digest the folder's plots were drawn from, if every plot it lists is still there."""
+    try:
+        digest = (folder / DIGEST_FILE).read_text()
+    except OSError:
+        return None
+    return digest if all((folder / f"{stem}.png").exists() for stem in ("accuracy_vs_length", "heatmap")) else None
+
+
+def _draw_all(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame, folder: Path) -> None:
+    (folder / DIGEST_FILE).unlink(missing_ok=True)  # from here until the new digest, the plots are in flux
     plot_accuracy_vs_length(frame, folder / "accuracy_vs_length")
     plot_learning_curves(records, folder / "learning_curves")
     plot_heatmap(summary, folder / "heatmap")
@@ -172,16 +208,26 @@ def plot_learning_curves(records: list[dict[str, Any]], stem: Path) -> None:
                             "chance": r["chance_accuracy"]} for r in records for point in r.get("curve") or []])
     if points.empty:
         return
-    grid = sns.relplot(data=points, x="step", y="eval_accuracy", hue="model", units="seed", estimator=None,
-                       row="task", col="length", kind="line", palette=_palette(points["model"]),
-                       height=2.6, aspect=1.3, facet_kws={"sharex": False, "margin_titles": True})
-    for (task, length), axis in grid.axes_dict.items():
-        chance = points[(points["task"] == task) & (points["length"] == length)]["chance"]
-        if len(chance):
-            axis.axhline(chance.iloc[0], color="0.35", linestyle="--", linewidth=1)
+    tasks_shown, lengths = sorted(points["task"].unique()), sorted(points["length"].unique())
+    palette = _palette(points["model"])
+    figure, axes = plt.subplots(len(tasks_shown), len(lengths), figsize=(3.4 * len(lengths), 2.6 * len(tasks_shown)),
+                                squeeze=False, sharey=True)
+    for (row, task), (column, length) in itertools.product(enumerate(tasks_shown), enumerate(lengths)):
+        # plain matplotlib lines: a seaborn FacetGrid draws the figure several times to lay it out
+        axis, cell = axes[row][column], points[(points["task"] == task) & (points["length"] == length)]
+        for (model, _), curve in cell.groupby(["model", "seed"], sort=True):
+            axis.plot(curve["step"], curve["eval_accuracy"], color=palette[model], linewidth=1.4)
+        if len(cell):
+            axis.axhline(cell["chance"].iloc[0], color="0.35", linestyle="--", linewidth=1)
         axis.set_ylim(-0.03, 1.03)
-    grid.set_axis_labels("optimizer step", "validation accuracy")
-    _save(grid.figure, stem)
+        axis.set_title(f"{task}, L = {length}" if len(tasks_shown) > 1 else f"L = {length}", fontsize=9)
+        axis.set_xlabel("optimizer step" if row == len(tasks_shown) - 1 else "")
+        axis.set_ylabel("validation accuracy" if column == 0 else "")
+    handles = [Line2D([], [], color=palette[model], label=model) for model in palette]
+    handles.append(Line2D([], [], color="0.35", linestyle="--", label="chance"))
+    figure.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    figure.tight_layout()
+    _save(figure, stem)
 
 
 def plot_heatmap(summary: pd.DataFrame, stem: Path) -> None:

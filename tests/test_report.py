@@ -75,6 +75,23 @@ def test_plot_is_byte_stable_between_builds(tmp_path):
         assert (tmp_path / "a/plots" / name).read_bytes() == (tmp_path / "b/plots" / name).read_bytes()
 
 
+def test_plots_are_drawn_once_per_input_and_again_when_a_cell_changes(tmp_path, monkeypatch):
+    import bench.plots
+
+    build_report(tmp_path, RECORDS, {"name": "t"})
+    drawn = []
+    real = bench.plots._draw_all
+    monkeypatch.setattr(bench.plots, "_draw_all", lambda *args: drawn.append(1) or real(*args))
+    build_report(tmp_path, RECORDS, {"name": "t", "finished": 6})  # the same cells: nothing to draw
+    assert drawn == []
+    changed = [{**RECORDS[0], "accuracy": 0.95}, *RECORDS[1:]]
+    build_report(tmp_path, changed, {"name": "t"})
+    assert drawn == [1]
+    (tmp_path / "plots" / "heatmap.png").unlink()  # a plot gone: drawn again even from the same inputs
+    build_report(tmp_path, changed, {"name": "t"})
+    assert drawn == [1, 1] and (tmp_path / "plots" / "heatmap.png").exists()
+
+
 def test_steps_to_solve_axis_is_labelled_at_the_steps_drawn_even_within_one_decade(tmp_path):
     build_report(tmp_path, RECORDS, {"name": "t"})
     svg = (tmp_path / "plots" / "steps_to_solve.svg").read_text()
