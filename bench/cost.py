@@ -174,12 +174,6 @@ def _synchronize(device: Any) -> None:
         torch.cuda.synchronize(device)
 
 
-def estimate_cells(cells: Iterable[Cell], model: CostModel | None = None) -> dict[str, float]:
-    """Estimated seconds per cell key."""
-    model = model or CostModel()
-    return {cell.key: model.cell_seconds(cell) for cell in cells}
-
-
 def makespan(seconds: Iterable[float], slots: int) -> float:
     """Wall seconds for cells of these durations, in this order, each taken by the first free slot of
     `slots` (as the executors hand them out): one long cell cannot be shared out."""
@@ -187,11 +181,6 @@ def makespan(seconds: Iterable[float], slots: int) -> float:
     for duration in seconds:
         heapq.heapreplace(free, free[0] + duration)
     return max(free)
-
-
-def estimate_sweep_seconds(sweep: Any, concurrent: int = 1) -> float:
-    """Wall seconds for every cell of `sweep` to train its whole budget, `concurrent` cells at a time."""
-    return makespan(estimate_cells(sweep.expand()).values(), concurrent)
 
 
 def workers_pay(serial_seconds: float, jobs: int, worker_start: float) -> bool:

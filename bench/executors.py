@@ -37,9 +37,7 @@ class Executor(Protocol):
         """Train every cell; yield each result record as it finishes."""
         ...
 
-    def close(self) -> None:
-        """Release workers kept between `map` calls (a later `map` starts them again)."""
-        ...
+    # optional: close() releases workers kept between `map` calls (see `release`)
 
 
 def release(executor: Executor) -> None:
@@ -47,11 +45,6 @@ def release(executor: Executor) -> None:
     close = getattr(executor, "close", None)
     if close is not None:
         close()
-
-
-class _NothingToClose:
-    def close(self) -> None:
-        pass
 
 
 def set_threads(threads: int) -> None:
@@ -99,7 +92,7 @@ def _train_with_budget(cell: Cell, on_progress: ProgressCallback | None = None) 
     return train_cell(cell, on_progress)
 
 
-class InProcessExecutor(_NothingToClose):
+class InProcessExecutor:
     """Cells one after another in this process."""
 
     def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
@@ -282,7 +275,7 @@ def _terminate_pool(pool: ProcessPoolExecutor) -> None:
 
 # --- Ray ------------------------------------------------------------------------------------------
 
-class RayExecutor(_NothingToClose):
+class RayExecutor:
     """Cells as Ray tasks with `cpus_per_cell` CPUs and a (fractional) `gpus_per_cell` GPU each.
 
     Results return to the driver, which alone writes them. `address` None starts a local instance;

@@ -57,13 +57,14 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def best_of(repeats: int, *timers: Callable[[], float]) -> list[float]:
-    """The best time of each timer over `repeats` rounds, the timers alternating so noise hits all."""
+def best_of(repeats: int, *timers: Callable[[], float], pick: Callable[[list[float]], float] = min) -> list[float]:
+    """The best (or `pick`ed) time of each timer over `repeats` rounds, the timers alternating so noise
+    hits all."""
     times: list[list[float]] = [[] for _ in timers]
     for _ in range(repeats):
         for kept, timer in zip(times, timers):
             kept.append(timer())
-    return [min(kept) for kept in times]
+    return [pick(kept) for kept in times]
 
 
 def _wall(command: list[str]) -> Callable[[], float]:
@@ -81,11 +82,7 @@ def startup_rows(repeats: int) -> Iterator[Row]:
     python = [sys.executable, "-c", "pass"]
     commands = {"--help": ["--help"], "tasks": ["tasks"], "models": ["models"]}
     timers = [_wall(python), *(_wall([sys.executable, "-m", "bench", *args]) for args in commands.values())]
-    times: list[list[float]] = [[] for _ in timers]
-    for _ in range(repeats):
-        for kept, timer in zip(times, timers):
-            kept.append(timer())
-    base, *others = (statistics.median(kept) for kept in times)
+    base, *others = best_of(repeats, *timers, pick=statistics.median)
     for (name, _), seconds in zip(commands.items(), others):
         target = name == "--help"
         yield Row(f"start-up: bench {name}", seconds, base, "s", seconds / base,

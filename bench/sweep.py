@@ -34,7 +34,7 @@ class TrainConfig:
     # a cell stored without them is not one that has them
     diagnostics: bool = True
     amp: str = ""  # "bf16": forward passes under autocast (mixed precision); "" for float32 throughout
-    compile: bool = False  # torch.compile the models it speeds up (bench.train.COMPILED_MODELS)
+    compile: bool = False  # torch.compile the models it speeds up (COMPILED_MODELS)
 
     def identity(self) -> dict[str, Any]:
         """The settings as plain data; settings added later are left out at their default, so cells
@@ -48,6 +48,11 @@ class TrainConfig:
 
 LATER_DEFAULTS: dict[str, Any] = {"eval_lengths": (), "diagnostics": True, "amp": "", "compile": False}
 COMPILED_MODELS = ("transformer", "lru")  # what --compile applies to (the recurrences run fused kernels)
+
+
+def compiles(model_name: str) -> bool:
+    """Does `--compile` apply to this model? Only these cells record it in their key."""
+    return model_name in COMPILED_MODELS
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class Cell:
     def _train_identity(self) -> dict[str, Any]:
         """The training settings; --compile only where it applies, so an rnn cell keeps its key."""
         identity = self.train.identity()
-        if self.model not in COMPILED_MODELS:
+        if not compiles(self.model):
             identity.pop("compile", None)
         return identity
 

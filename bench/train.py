@@ -26,7 +26,7 @@ import tasks
 from bench import flow, models
 from bench.provenance import machine
 from bench.store import DIAGNOSTIC_COLUMNS
-from bench.sweep import COMPILED_MODELS, PROTOCOL, Cell, content_hash
+from bench.sweep import PROTOCOL, Cell, compiles, content_hash
 
 STATUSES = ("solved", "unsolved", "timeout", "diverged", "failed")
 DIVERGENCE_FACTOR = 1e4  # a loss this many times the first step's loss has exploded, finite or not
@@ -326,12 +326,6 @@ def forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model(x)
     with torch.autocast(x.device.type, dtype=dtype):
         return model(x)
-
-
-def compiles(model_name: str) -> bool:
-    """Models `--compile` applies to: those torch.compile speeds up. The recurrences already run as
-    fused cuDNN/oneDNN kernels that compiling would only wrap."""
-    return model_name in COMPILED_MODELS
 
 
 PREFETCH_DEPTH = 2  # batches generated ahead of the GPU

@@ -24,8 +24,7 @@ class LazyKernel:
     """A function to be compiled by `numba.njit(**options)` on its first call."""
 
     def __init__(self, function: Callable[..., Any], options: dict[str, Any]) -> None:
-        self.function, self.options = function, options
-        self.py_func = function  # as numba's dispatchers call it
+        self.py_func, self.options = function, options  # py_func: as numba's dispatchers call it
         self._dispatcher: Any = None
         self.__name__, self.__doc__ = function.__name__, function.__doc__
         self.__module__, self.__qualname__ = function.__module__, function.__qualname__
@@ -36,12 +35,15 @@ class LazyKernel:
             import numba
 
             register_with_numba()
-            self._dispatcher = numba.njit(**self.options)(self.function)
-            _point_at_numba(self.function.__globals__, numba)
+            self._dispatcher = numba.njit(**self.options)(self.py_func)
+            _point_at_numba(self.py_func.__globals__, numba)
         return self._dispatcher
 
     def __call__(self, *args: Any) -> Any:
         return self.dispatcher()(*args)
+
+    def __reduce__(self) -> tuple:  # pickled by name, like a module-level function
+        return _lookup, (self.__module__, self.__qualname__)
 
     def __repr__(self) -> str:
         return f"<lazy numba kernel {self.__module__}.{self.__qualname__}>"
@@ -85,5 +87,3 @@ def _lookup(module: str, qualname: str) -> Any:
 
     return getattr(importlib.import_module(module), qualname)
 
-
-LazyKernel.__reduce__ = lambda self: (_lookup, (self.__module__, self.__qualname__))  # type: ignore[assignment]
