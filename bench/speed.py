@@ -97,10 +97,13 @@ def generator_rows(n: int, length: int, repeats: int, names: list[str] | None = 
     import tasks
     from tasks._reference import REFERENCES
 
+    largest = 0
     for name in names or tasks.names():
         task = tasks.get(name)
         x, y, mask = task.generate(n, length, 0, "train")  # compiles or loads the kernel
         size = x.nbytes + y.nbytes + mask.nbytes
+        largest = max(largest, size)
+        del x, y, mask
         reference = REFERENCES.get(name)
         counter = iter(range(1, 10**9))
         timers = [lambda: _timed(lambda: task.generate(n, length, 0, "train", n * next(counter)))]
@@ -115,6 +118,29 @@ def generator_rows(n: int, length: int, repeats: int, names: list[str] | None = 
         else:
             yield Row(f"generator {name} (n={n}, L={length}; no numpy reference)", gbps, None, "GB/s", None,
                       f">= {GENERATOR_GBPS:g} GB/s", gbps >= GENERATOR_GBPS)
+    yield memory_floor_row(largest, repeats)
+
+
+def memory_floor_row(nbytes: int, repeats: int) -> Row:
+    """GB/s of allocating `nbytes` fresh and writing them in parallel (what every generator that returns
+    new arrays must do at least once), against rewriting the same bytes already mapped: the ceiling for
+    the rows above on this machine. Informational."""
+    import numpy as np
+    from numba import njit, prange
+
+    @njit(parallel=True)
+    def write(rows):
+        for i in prange(rows.shape[0]):
+            rows[i] = 1
+
+    shape = (max(1, nbytes // 8000), 1000)
+    mapped = np.empty(shape, dtype=np.int64)
+    write(mapped)
+    fresh, again = best_of(repeats, lambda: _timed(lambda: write(np.empty(shape, dtype=np.int64))),
+                           lambda: _timed(lambda: write(mapped)))
+    size = mapped.nbytes
+    return Row(f"ceiling: {size / 1e6:.0f} MB written to fresh memory", size / fresh / 1e9, size / again / 1e9,
+               "GB/s", again / fresh, "", None)
 
 
 def _timed(work: Callable[[], object]) -> float:

@@ -70,10 +70,26 @@ def randint(skey, counter, n):
     return np.int64((high * np.uint64(n)) >> _S32)
 
 
-@njit(cache=True)
-def token_batch(n, steps, fill):
-    """Empty arrays for n token sequences: x filled with `fill`, int64 targets 0, nothing scored yet."""
-    x = np.full((n, steps), fill, dtype=np.int64)
-    y = np.zeros((n, steps), dtype=np.int64)
-    mask = np.zeros((n, steps), dtype=np.bool_)
-    return x, y, mask
+def token_arrays(n, steps):
+    """Uninitialised x, y (int64) and mask for n token sequences, for a kernel that writes every element.
+
+    numpy allocates them rather than the kernel: numpy advises the kernel to back large arrays with huge
+    pages, numba's allocator does not, and faulting in a 70-140 MB batch 4 KiB at a time costs more than
+    generating it."""
+    return (np.empty((n, steps), dtype=np.int64), np.empty((n, steps), dtype=np.int64),
+            np.empty((n, steps), dtype=np.bool_))
+
+
+def feature_arrays(n, steps, features):
+    """Uninitialised float32 x (n, steps, features), float32 y and mask, as token_arrays."""
+    return (np.empty((n, steps, features), dtype=np.float32), np.empty((n, steps), dtype=np.float32),
+            np.empty((n, steps), dtype=np.bool_))
+
+
+@njit(cache=True, inline="always")
+def clear_row(x, y, mask, i, x_fill, y_fill):
+    """Start row i: x filled with x_fill, y with y_fill, nothing scored. Called inside the kernel's
+    parallel loop, so the row is written while it is in cache and each thread clears its own rows."""
+    x[i] = x_fill
+    y[i] = y_fill
+    mask[i] = False

@@ -30,20 +30,24 @@ import numpy as np
 
 from tasks import Option, Peer, SolveRule, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import randint, sample_key, uniform
+from tasks._rng import clear_row, feature_arrays, randint, sample_key, uniform
 
 MARKERS = ("halves", "anywhere")
 FORMS = ("arjovsky", "hs1997")
 RULE_SOURCE = "Hochreiter & Schmidhuber 1997, Exp. 4 stop rule"
 
 
-@njit(parallel=True, cache=True)
 def _adding_kernel(stream, start, n, length, anywhere):
-    x = np.zeros((n, length, 2), dtype=np.float32)
-    y = np.zeros((n, length), dtype=np.float32)
-    mask = np.zeros((n, length), dtype=np.bool_)
+    x, y, mask = feature_arrays(n, length, 2)
+    _fill_adding(x, y, mask, stream, start, length, anywhere)
+    return x, y, mask
+
+
+@njit(parallel=True, cache=True)
+def _fill_adding(x, y, mask, stream, start, length, anywhere):
     half = length // 2
-    for i in prange(n):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, 0.0, 0.0)
         key = sample_key(stream, start + i)
         for t in range(length):
             x[i, t, 0] = uniform(key, t)
@@ -59,16 +63,19 @@ def _adding_kernel(stream, start, n, length, anywhere):
         x[i, second, 1] = 1.0
         y[i, length - 1] = x[i, first, 0] + x[i, second, 0]
         mask[i, length - 1] = True
+
+
+def _adding_1997_kernel(stream, start, n, length):
+    x, y, mask = feature_arrays(n, length + length // 10, 2)
+    _fill_adding_1997(x, y, mask, stream, start, length)
     return x, y, mask
 
 
 @njit(parallel=True, cache=True)
-def _adding_1997_kernel(stream, start, n, length):
+def _fill_adding_1997(x, y, mask, stream, start, length):
     longest = length + length // 10
-    x = np.zeros((n, longest, 2), dtype=np.float32)
-    y = np.zeros((n, longest), dtype=np.float32)
-    mask = np.zeros((n, longest), dtype=np.bool_)
-    for i in prange(n):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, 0.0, 0.0)
         key = sample_key(stream, start + i)
         steps = length + randint(key, longest, length // 10 + 1)
         for t in range(steps):
@@ -85,7 +92,6 @@ def _adding_1997_kernel(stream, start, n, length):
             x[i, 0, 0] = 0.0
         y[i, steps - 1] = 0.5 + (x[i, first, 0] + x[i, second, 0]) / 4.0
         mask[i, steps - 1] = True
-    return x, y, mask
 
 
 def _adding_oracle(x: np.ndarray, length: int) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from tasks import Option, Peer, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import randint, sample_key, token_batch
+from tasks._rng import clear_row, randint, sample_key, token_arrays
 
 
 @njit(cache=True)
@@ -28,13 +28,18 @@ def _shuffle_prefix(items, count, key, counter):
         items[j], items[k] = items[k], items[j]
 
 
-@njit(parallel=True, cache=True)
 def _associative_recall_kernel(stream, start, n, length, n_pairs, n_keys, n_values, distinct):
+    x, y, mask = token_arrays(n, 3 * n_pairs + length - 1)
+    _fill_associative_recall(x, y, mask, stream, start, length, n_pairs, n_keys, n_values, distinct)
+    return x, y, mask
+
+
+@njit(parallel=True, cache=True)
+def _fill_associative_recall(x, y, mask, stream, start, length, n_pairs, n_keys, n_values, distinct):
     blank = n_keys + n_values
     queries_at = 2 * n_pairs + length - 1
-    steps = queries_at + n_pairs
-    x, y, mask = token_batch(n, steps, blank)
-    for i in prange(n):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, blank, 0)
         key = sample_key(stream, start + i)
         keys = np.arange(n_keys)
         _shuffle_prefix(keys, n_pairs, key, 0)
@@ -54,7 +59,6 @@ def _associative_recall_kernel(stream, start, n, length, n_pairs, n_keys, n_valu
             x[i, queries_at + q] = keys[order[q]]
             y[i, queries_at + q] = values[order[q]]
             mask[i, queries_at + q] = True
-    return x, y, mask
 
 
 def _associative_recall_oracle(x: np.ndarray, length: int, n_pairs: int, n_keys: int) -> np.ndarray:

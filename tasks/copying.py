@@ -20,7 +20,7 @@ import numpy as np
 
 from tasks import Option, Peer, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import randint, sample_key
+from tasks._rng import clear_row, randint, sample_key, token_arrays
 
 DELIMITERS = ("once", "repeat", "recall")
 LOSSES = ("all", "recall")
@@ -28,14 +28,17 @@ RELABELLED = ("the same layout relabelled: data symbols 1..8, blank 0 and delimi
               "blank 8 and delimiter 9 here")
 
 
-@njit(parallel=True, cache=True)
 def _copy_kernel(stream, start, n, length, n_copy, n_symbols, delimiter_from, delimiter_to):
+    x, y, mask = token_arrays(n, length + 2 * n_copy)
+    _fill_copy(x, y, mask, stream, start, length, n_copy, n_symbols, delimiter_from, delimiter_to)
+    return x, y, mask
+
+
+@njit(parallel=True, cache=True)
+def _fill_copy(x, y, mask, stream, start, length, n_copy, n_symbols, delimiter_from, delimiter_to):
     blank, delimiter = n_symbols, n_symbols + 1
-    steps = length + 2 * n_copy
-    x = np.full((n, steps), blank, dtype=np.int64)
-    y = np.full((n, steps), blank, dtype=np.int64)
-    mask = np.zeros((n, steps), dtype=np.bool_)
-    for i in prange(n):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, blank, blank)
         key = sample_key(stream, start + i)
         for j in range(n_copy):
             symbol = randint(key, j, n_symbols)
@@ -44,7 +47,6 @@ def _copy_kernel(stream, start, n, length, n_copy, n_symbols, delimiter_from, de
             mask[i, length + n_copy + j] = True
         for t in range(length + n_copy + delimiter_from, length + n_copy + delimiter_to):
             x[i, t] = delimiter
-    return x, y, mask
 
 
 def _copy_oracle(x: np.ndarray, length: int, n_copy: int, n_symbols: int) -> np.ndarray:

@@ -17,14 +17,19 @@ import numpy as np
 
 from tasks import Option, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import randint, sample_key, token_batch
+from tasks._rng import clear_row, randint, sample_key, token_arrays
+
+
+def _delayed_recall_kernel(stream, start, n, length, n_cues, n_distractors):
+    x, y, mask = token_arrays(n, length + 2)
+    _fill_delayed_recall(x, y, mask, stream, start, length, n_cues, n_distractors)
+    return x, y, mask
 
 
 @njit(parallel=True, cache=True)
-def _delayed_recall_kernel(stream, start, n, length, n_cues, n_distractors):
-    steps = length + 2
-    x, y, mask = token_batch(n, steps, 0)
-    for i in prange(n):
+def _fill_delayed_recall(x, y, mask, stream, start, length, n_cues, n_distractors):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, 0, 0)
         key = sample_key(stream, start + i)
         cue = randint(key, 0, n_cues)
         x[i, 0] = cue
@@ -33,7 +38,6 @@ def _delayed_recall_kernel(stream, start, n, length, n_cues, n_distractors):
         x[i, length + 1] = n_cues + n_distractors  # the query symbol
         y[i, length + 1] = cue
         mask[i, length + 1] = True
-    return x, y, mask
 
 
 def _delayed_recall_oracle(x: np.ndarray, length: int) -> np.ndarray:

@@ -16,21 +16,25 @@ import numpy as np
 
 from tasks import Option, Peer, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import randint, sample_key, token_batch
+from tasks._rng import clear_row, randint, sample_key, token_arrays
+
+
+def _lag_copy_kernel(stream, start, n, length, n_symbols):
+    x, y, mask = token_arrays(n, 2 * length)
+    _fill_lag_copy(x, y, mask, stream, start, length, n_symbols)
+    return x, y, mask
 
 
 @njit(parallel=True, cache=True)
-def _lag_copy_kernel(stream, start, n, length, n_symbols):
-    steps = 2 * length
-    x, y, mask = token_batch(n, steps, 0)
-    for i in prange(n):
+def _fill_lag_copy(x, y, mask, stream, start, length, n_symbols):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, 0, 0)
         key = sample_key(stream, start + i)
-        for t in range(steps):
+        for t in range(2 * length):
             x[i, t] = randint(key, t, n_symbols)
-        for t in range(length, steps):
+        for t in range(length, 2 * length):
             y[i, t] = x[i, t - length]
             mask[i, t] = True
-    return x, y, mask
 
 
 def _lag_copy_oracle(x: np.ndarray, length: int) -> np.ndarray:

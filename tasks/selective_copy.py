@@ -18,15 +18,20 @@ import numpy as np
 
 from tasks import Option, Peer, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import randint, sample_key, token_batch, uniform
+from tasks._rng import clear_row, randint, sample_key, token_arrays, uniform
+
+
+def _selective_copy_kernel(stream, start, n, length, n_copy, n_symbols):
+    x, y, mask = token_arrays(n, length + n_copy)
+    _fill_selective_copy(x, y, mask, stream, start, length, n_copy, n_symbols)
+    return x, y, mask
 
 
 @njit(parallel=True, cache=True)
-def _selective_copy_kernel(stream, start, n, length, n_copy, n_symbols):
+def _fill_selective_copy(x, y, mask, stream, start, length, n_copy, n_symbols):
     noise, marker = n_symbols, n_symbols + 1
-    steps = length + n_copy
-    x, y, mask = token_batch(n, steps, noise)
-    for i in prange(n):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, noise, 0)
         key = sample_key(stream, start + i)
         placed = 0
         for t in range(length):  # selection sampling (Knuth's Algorithm S): n_copy of L positions, in order
@@ -38,7 +43,6 @@ def _selective_copy_kernel(stream, start, n, length, n_copy, n_symbols):
         for j in range(n_copy):
             x[i, length + j] = marker
             mask[i, length + j] = True
-    return x, y, mask
 
 
 def _selective_copy_oracle(x: np.ndarray, length: int, n_copy: int, n_symbols: int) -> np.ndarray:

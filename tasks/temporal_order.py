@@ -26,7 +26,7 @@ import numpy as np
 
 from tasks import Option, Peer, SolveRule, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import randint, sample_key, token_batch
+from tasks._rng import clear_row, randint, sample_key, token_arrays
 
 START, END, X_SYMBOL = 4, 5, 6  # distractors are 0..3; Y is X_SYMBOL + 1
 FORMS = ("hs1997", "pascanu")
@@ -39,12 +39,18 @@ def _windows(length):
     return width, length // 2, width
 
 
-@njit(parallel=True, cache=True)
 def _temporal_order_kernel(stream, start, n, length):
+    x, y, mask = token_arrays(n, length + 2)
+    _fill_temporal_order(x, y, mask, stream, start, length)
+    return x, y, mask
+
+
+@njit(parallel=True, cache=True)
+def _fill_temporal_order(x, y, mask, stream, start, length):
     steps = length + 2
     first_at, second_at, width = _windows(length)
-    x, y, mask = token_batch(n, steps, 0)
-    for i in prange(n):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, 0, 0)
         key = sample_key(stream, start + i)
         x[i, 0] = START
         for t in range(1, length + 1):
@@ -58,14 +64,19 @@ def _temporal_order_kernel(stream, start, n, length):
         x[i, t2] = X_SYMBOL + s2
         y[i, length + 1] = 2 * s1 + s2
         mask[i, length + 1] = True
+
+
+def _pascanu_kernel(stream, start, n, length):
+    x, y, mask = token_arrays(n, length)
+    _fill_pascanu(x, y, mask, stream, start, length)
     return x, y, mask
 
 
 @njit(parallel=True, cache=True)
-def _pascanu_kernel(stream, start, n, length):
+def _fill_pascanu(x, y, mask, stream, start, length):
     tenth, half = length // 10, length // 2
-    x, y, mask = token_batch(n, length, 0)
-    for i in prange(n):
+    for i in prange(x.shape[0]):
+        clear_row(x, y, mask, i, 0, 0)
         key = sample_key(stream, start + i)
         for t in range(length):
             x[i, t] = 2 + randint(key, t, 4)
@@ -77,7 +88,6 @@ def _pascanu_kernel(stream, start, n, length):
         x[i, p1] = v1
         y[i, length - 1] = v0 + 2 * v1
         mask[i, length - 1] = True
-    return x, y, mask
 
 
 def _min_span(length: int) -> int:
