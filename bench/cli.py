@@ -5,13 +5,14 @@ Every input error ends with one line on stderr and exit code 2, before anything 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import click
 
@@ -21,6 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from bench import models  # the registry only: torch is imported when a model is built
+from bench.cli_runs import COMMANDS as RUN_COMMANDS
 from bench.registry import PluginError
 
 MAX_LENGTH = 10_000_000
@@ -35,7 +37,10 @@ class OneLineErrors(click.Group):
         arguments = list(sys.argv[1:] if args is None else args)
         extra["obj"] = {"argv": ["bench", *arguments]}  # what the user typed, for the manifest
         try:
-            code = super().main(arguments, prog_name or "bench", standalone_mode=False, **extra)
+            # every option may also come from BENCH_<COMMAND>_<OPTION> (BENCH_RUN_STEPS=2000); the command
+            # line wins over the environment, which wins over a --config file's and a preset's defaults
+            code = super().main(arguments, prog_name or "bench", standalone_mode=False, auto_envvar_prefix="BENCH",
+                                **extra)
         except click.ClickException as error:  # usage errors included: their exit code is 2
             click.echo(f"bench: error: {one_line(error.format_message())}", err=True)
             sys.exit(error.exit_code)
@@ -97,6 +102,20 @@ class NameList(click.ParamType):
             if name not in models.registry.names():
                 self.fail(models.registry.unknown_message(name), param, ctx)
         return tuple(names)
+
+    def shell_complete(self, ctx: Any, param: Any, incomplete: str) -> list[Any]:
+        """Tab completion of the last name of a comma list (`rnn,l<TAB>` -> `rnn,lstm`)."""
+        from click.shell_completion import CompletionItem
+
+        done, _, last = incomplete.rpartition(",")
+        prefix = f"{done}," if done else ""
+        if self.kind == "task":
+            import tasks
+
+            known = tasks.names()
+        else:
+            known = models.registry.names()
+        return [CompletionItem(prefix + name) for name in known if name.startswith(last)]
 
     def _task(self, text: str, param: Any, ctx: Any) -> str:
         """The canonical task string (defaults left out), or a one-line error saying what is wrong."""
@@ -183,7 +202,7 @@ plugin_option = click.option(
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="bench", prog_name="bench")
+@click.version_option(package_name="longdep-bench", prog_name="bench")
 def cli() -> None:
     """Benchmark how long a dependency recurrent models learn, on synthetic memory tasks."""
 
@@ -205,6 +224,12 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"'run' in {value} must be a table of run options ([run]), not {table!r}", param=param)
     _set_defaults(ctx, param, table, value)
     return value
+
+
+def complete_preset(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from bench import presets
+
+    return [name for name in sorted(presets.presets()) if name.startswith(incomplete)]
 
 
 def load_preset(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -349,7 +374,7 @@ setting_axes = _options(
 @plugin_option
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=load_config, help="A TOML file with the same keys as these options.")
-@click.option("--preset", is_eager=True, callback=load_preset, default=None,
+@click.option("--preset", is_eager=True, callback=load_preset, default=None, shell_complete=complete_preset,
               help="Run a published experiment with its settings (`bench presets` lists them); other options "
                    "given here override its settings.")
 @click.option("--task", "task_names", type=NameList("task"), required=True,
@@ -374,10 +399,16 @@ setting_axes = _options(
 @click.option("--dry-run", is_flag=True,
               help="Print the cells, the estimated time per model and length and in total, and the memory "
                    "estimate, then stop: nothing is trained or written (timings are cached per machine).")
+@click.option("--force", is_flag=True,
+              help="Reuse a --name taken by a run with another sweep, replacing its manifest (its cells stay).")
+@click.option("--json", "as_json", is_flag=True,
+              help="End with one JSON object on stdout (the run, its counts, the seed-aggregated grid and the "
+                   "horizons); everything else goes to stderr.")
 @click.pass_context
 def run(ctx: click.Context, **options: Any) -> int:
     """Train every model on every task at every dependency length, setting and seed."""
     sweep, root = _sweep_from_options(ctx, options)  # every check first: bad input imports no torch
+    _check_combination(options, sweep.device)
     from bench.executors import make_executor
     from bench.runner import StorageError, run_sweep
     from bench.store import Store
@@ -389,21 +420,49 @@ def run(ctx: click.Context, **options: Any) -> int:
     _check_memory(sweep, concurrent)
     if options["executor"] == "ray":
         _require_ray()
+    _check_name_free(Store(root), options["name"] or sweep.default_name(), sweep, options["force"])
     _announce_cost(sweep, root, concurrent, options)
     if options["dry_run"]:
         return 0
     try:
         summary = run_sweep(sweep, Store(root), options["name"], executor, options["progress"], ctx.obj["argv"],
-                            options["fresh"], options["retry_failed"], options["preset"])
+                            options["fresh"], options["retry_failed"], options["preset"], force=True)
     except StorageError as error:  # disk full or permissions, mid-run: a failure (exit 1), not bad input
         raise click.ClickException(str(error)) from None
     click.echo(summary_table(summary.records), err=True, nl=False)
     click.echo(f"{len(summary.records)} cells ({summary.computed} computed, {summary.reused} reused, "
-               f"{summary.failed} failed) -> {summary.run_dir}")
+               f"{summary.failed} failed) -> {summary.run_dir}", err=options["as_json"])
+    if options["as_json"]:
+        click.echo(summary_json(summary))
     if summary.failed:
         click.echo(f"{summary.failed} cell(s) failed; errors are in {summary.run_dir / 'results.csv'}; "
                    "--retry-failed recomputes them", err=True)
     return 1 if summary.failed else 0
+
+
+def _check_combination(options: dict[str, Any], device: str) -> None:
+    """Options that would do nothing with the others given are bad input, not silently ignored."""
+    ray_only = [flag for flag, key in (("--ray-address", "ray_address"), ("--cpus-per-cell", "cpus_per_cell"),
+                                       ("--gpus-per-cell", "gpus_per_cell")) if options[key] is not None]
+    if ray_only and options["executor"] != "ray":
+        raise click.BadParameter(f"{ray_only[0]} applies only with --executor ray", param_hint=f"'{ray_only[0]}'")
+    if options["jobs"] is not None and options["executor"] == "ray":
+        raise click.BadParameter("--jobs applies to the local executor; Ray runs as many cells at once as the "
+                                 "cluster's resources allow (--cpus-per-cell, --gpus-per-cell)", param_hint="'--jobs'")
+    if options["cells_per_gpu"] != 1 and not str(device).startswith("cuda"):
+        raise click.BadParameter(f"--cells-per-gpu applies only on a GPU, not on device {device}",
+                                 param_hint="'--cells-per-gpu'")
+
+
+def _check_name_free(store: Any, name: str, sweep: Any, force: bool) -> None:
+    """Before anything is written, and with --dry-run too: a --name clash is bad input (exit 2)."""
+    from bench.runner import NameTaken, check_name_free
+
+    if not force:
+        try:
+            check_name_free(store, name, sweep)
+        except NameTaken as error:
+            raise click.BadParameter(str(error), param_hint="'--name'") from None
 
 
 def _announce_cost(sweep: Any, root: Path, concurrent: int, options: dict[str, Any]) -> None:
@@ -633,7 +692,25 @@ def _require_ray() -> None:
     try:
         import ray  # noqa: F401
     except ImportError:
-        raise click.UsageError("--executor ray needs Ray: pip install 'bench[ray]'") from None
+        raise click.UsageError("--executor ray needs Ray: pip install -e '.[ray]' in the bench checkout "
+                               "(or pip install 'ray>=2.9')") from None
+
+
+def summary_json(summary: Any) -> str:
+    """The end-of-run summary as one JSON object: counts, the grid (one row per task, model, setting and
+    length, as in report.md) and the horizon lines."""
+    import json
+
+    from bench.horizon import headline
+    from bench.report import select_settings, summarize
+    from bench.store import results_frame
+
+    frame = results_frame(summary.records)
+    grid = select_settings(summarize(frame)) if len(frame) else frame
+    return json.dumps({"run_dir": str(summary.run_dir), "cells": len(summary.records), "computed": summary.computed,
+                       "reused": summary.reused, "failed": summary.failed,
+                       "grid": json.loads(grid.to_json(orient="records")),
+                       "horizons": headline(frame) if len(frame) else []}, indent=1)
 
 
 def summary_table(records: list[dict[str, Any]]) -> str:
@@ -679,8 +756,8 @@ def report(run_dir: Path, open_page: bool) -> None:
     """Rebuild a run's tables, plots and reports (HTML, Markdown) from its stored cells (no training)."""
     from bench.runner import rebuild_report
 
-    _require_run(run_dir)
-    records = rebuild_report(run_dir)
+    with _reachable(run_dir):
+        records = rebuild_report(run_dir)
     page = run_dir.absolute() / "report.html"
     click.echo(f"report rebuilt from {len(records)} cells -> {page} and report.md")
     if open_page:
@@ -694,12 +771,32 @@ def _open_in_browser(page: Path) -> None:
         click.echo(f"bench: no web browser found; open {page} by hand", err=True)
 
 
-def _writable_file(path: Path) -> Path:
-    folder = path.absolute().parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+def _writable_file(path: Path | None, hint: str) -> Path | None:
+    folder = path and path.absolute().parent
+    if path is not None and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)):
         raise click.BadParameter(f"{path} cannot be written (no folder {folder} with write permission)",
-                                 param_hint="'--html'")
+                                 param_hint=hint)
     return path
+
+
+def writable_file_option(*names: str, **settings: Any) -> Any:
+    """A file path option that must be writable (its folder exists and may be written)."""
+    return click.option(*names, type=click.Path(dir_okay=False, path_type=Path),
+                        callback=lambda ctx, param, value: _writable_file(value, f"'{param.opts[0]}'"), **settings)
+
+
+@contextlib.contextmanager
+def _reachable(*run_dirs: Path) -> Iterator[None]:
+    """Run folders whose cells can be read: exit 2 with one line, nothing written, when one is not a run
+    folder or its finished cells are out of reach (a folder copied out of its results root)."""
+    from bench.store import CellsUnreachable
+
+    for run_dir in run_dirs:
+        _require_run(run_dir)
+    try:
+        yield
+    except CellsUnreachable as error:
+        raise click.BadParameter(str(error), param_hint="RUN") from None
 
 
 def _require_run(run_dir: Path) -> None:
@@ -722,33 +819,54 @@ class GateParam(click.ParamType):
 
 
 @cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@writable_file_option("--archive", required=True,
+                      help="Write the run, with its cells, to this .tar.gz: unpacked anywhere, it is a run folder "
+                           "that bench report and bench compare read.")
+def export(run_dir: Path, archive: Path) -> None:
+    """Pack a run folder and its cells into one archive, to move or share it."""
+    from bench.store import pack_run
+
+    with _reachable(run_dir):
+        packed = pack_run(run_dir, archive)
+    click.echo(f"{run_dir.name}: {packed} cells packed -> {archive}")
+
+
+@cli.command()
 @click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--only-changed", is_flag=True, help="Hide rows whose marker is 'not significant'.")
 @click.option("--fail-on", "gate", type=GateParam(), default=None,
               help="Exit 1 when a cell's accuracy dropped by more than this (e.g. accuracy:-0.05) "
                    "or a cell newly diverged or failed.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              callback=lambda ctx, param, value: value and _writable_file(value),
-              help="Also write the two grids side by side with the difference grid to this HTML file.")
-def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None) -> int:
+@writable_file_option("--html", "html_path", default=None,
+                      help="Also write the two grids side by side with the difference grid to this HTML file.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the rows (both runs' numbers, difference, its standard error, marker) as one JSON object.")
+def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None, as_json: bool) -> int:
     """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
     from bench.compare import (comparable, compare_runs, format_table, gate_failures, load_records,
                                marker_counts, write_compare_html)
     from bench.provenance import fingerprint_note
     from bench.store import results_frame
 
-    for run_dir in (run_a, run_b):
-        _require_run(run_dir)
-    records_a, records_b = load_records(run_a), load_records(run_b)
+    with _reachable(run_a, run_b):
+        records_a, records_b = load_records(run_a), load_records(run_b)
     frame_a, frame_b = results_frame(records_a), results_frame(records_b)
     table = compare_runs(frame_a, frame_b)
     if html_path is not None:
         write_compare_html(html_path, table, frame_a, frame_b, (run_a.name, run_b.name))
     shown = table[table["marker"] != "not significant"] if only_changed else table
-    click.echo(format_table(shown))
-    click.echo(marker_counts(table))
-    click.echo(fingerprint_note({"A": records_a, "B": records_b}))
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"a": str(run_a), "b": str(run_b), "rows": json.loads(shown.to_json(orient="records")),
+                               "markers": marker_counts(table),
+                               "machines": fingerprint_note({"A": records_a, "B": records_b})}, indent=1))
+    else:
+        click.echo(format_table(shown))
+        click.echo(marker_counts(table))
+        click.echo(fingerprint_note({"A": records_a, "B": records_b}))
     if gate is not None and comparable(table).empty:
         click.echo(f"bench: --fail-on {gate.metric}:{gate.threshold:g} fails: no cell of A and B was comparable "
                    "(see the markers above)", err=True)
@@ -830,8 +948,15 @@ def list_tasks(as_json: bool) -> None:
 
 @cli.command("models")
 @plugin_option
-def list_models() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Every model as JSON: name, version, description, plug-in.")
+def list_models(as_json: bool) -> None:
     """List registered models."""
+    if as_json:
+        import json
+
+        click.echo(json.dumps([{**models.identity(name), "description": models.descriptions.get(name, "")}
+                               for name in models.registry.names()], indent=1))
+        return
     for name in models.registry.names():
         click.echo(f"{name:20} {models.descriptions.get(name, '')}")
 
@@ -839,8 +964,10 @@ def list_models() -> None:
 @cli.command()
 @plugin_option
 @click.argument("task_name", metavar="TASK", type=NameList("task"))
-@click.option("--length", type=click.IntRange(1, 10_000), default=10, show_default=True)
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True)
+@click.option("--length", type=click.IntRange(1, 10_000), default=10, show_default=True,
+              help="The dependency length L of the example (what L means is task-specific; `bench tasks`).")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
+              help="The data seed: the example is sample 0 of the (task, L, seed) training stream.")
 def show(task_name: tuple[str, ...], length: int, seed: int) -> None:
     """Print one generated example of TASK, so you can see what the model must do."""
     from bench.showing import describe_example
@@ -854,8 +981,8 @@ def show(task_name: tuple[str, ...], length: int, seed: int) -> None:
 
 
 @cli.command()
-@click.option("--quick", is_flag=True, help="Only what fits in about a minute: start-up, two generators at n=1024, "
-                                            "the loop at L=50, 1-step sweeps, the report.")
+@click.option("--quick", is_flag=True, help="Only what fits in under a minute: start-up, two generators at "
+                                            "n=1024, the loop at L=50, the report (no --jobs sweeps).")
 def speed(quick: bool) -> int:
     """Measure every speed figure against a baseline timed in the same run (start-up, generators, training
     loop, --jobs scaling, report build) and print one table; exit 1 when a target is missed."""
@@ -868,5 +995,8 @@ def speed(quick: bool) -> int:
         click.echo(f"bench: {len(missed)} target(s) missed: {'; '.join(missed)}", err=True)
     return 1 if missed else 0
 
+
+for _command in RUN_COMMANDS:  # bench ls, rm, gc
+    cli.add_command(_command)
 
 main = cli

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from bench.horizon import setting_label, varying_settings
-from bench.store import Store, atomic_write, read_manifest, results_frame
+from bench.store import atomic_write, results_frame, run_records
 
 SETTINGS = ["task_version", "task_params", "model_version", "protocol", "hidden", "layers", "steps_budget",
             "batch_size", "lr", "clip", "stop", "eval_size", "eval_every", "time_limit", "device_kind"]
@@ -44,8 +44,8 @@ class Gate:
 
 
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
-    """The stored cells of one run folder."""
-    return Store.of_run(run_dir).load_cells(read_manifest(run_dir)["cells"])
+    """The stored cells of one run folder (CellsUnreachable when its finished cells are out of reach)."""
+    return run_records(run_dir)[1]
 
 
 def load_run(run_dir: Path) -> pd.DataFrame:

@@ -6,6 +6,8 @@ store each result atomically as it arrives, then rebuild the run's tables, plots
 
 from __future__ import annotations
 
+import json
+
 import os
 import sys
 import time
@@ -24,7 +26,7 @@ from bench.executors import Executor, InProcessExecutor, LocalExecutor, release
 from bench.plugins import loaded_plugins
 from bench.progress import Display
 from bench.report import build_report
-from bench.store import Store, read_manifest, write_json
+from bench.store import Store, read_manifest, run_records, write_json
 from bench.sweep import Cell, Sweep
 
 BYTES_PER_FLOAT = 4
@@ -100,16 +102,39 @@ def cells_to_compute(cells: list[Cell], store: Store, fresh: bool = False,
     return todo
 
 
+class NameTaken(ValueError):
+    """A run name already used by a run of another sweep: refused, so that run's manifest is not replaced."""
+
+
+def check_name_free(store: Store, name: str, sweep: Sweep) -> None:
+    """Raise NameTaken when run `name` exists in `store` with a sweep other than `sweep`. The same sweep
+    resumes (its cells may still differ: an edited plug-in or task version gives new keys, computed anew)."""
+    run_dir = store.run_dir(name)
+    if not (run_dir / "manifest.json").is_file():
+        return
+    try:
+        stored = read_manifest(run_dir)["sweep"]
+    except (OSError, ValueError, KeyError, TypeError):
+        stored = None
+    if stored != json.loads(json.dumps(sweep.to_dict(), default=str)):
+        what = "an unreadable manifest" if stored is None else "another sweep"
+        raise NameTaken(f"run {name!r} already exists in {store.root / 'runs'} with {what}; choose another "
+                        "--name, or add --force to replace its manifest (stored cells are kept)")
+
+
 def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
               progress: bool = True, argv: list[str] | None = None, fresh: bool = False,
-              retry_failed: bool = False, preset: str | None = None) -> RunSummary:
+              retry_failed: bool = False, preset: str | None = None, force: bool = False) -> RunSummary:
     """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report.
 
     Another run may share the store: a cell it is computing is waited for and reused, never computed
     twice. A failed write (disk full, permissions) stops the sweep with StorageError; what was
-    stored before stays."""
+    stored before stays. A name taken by a run with other cells raises NameTaken unless `force`."""
     cells = sweep.expand()
-    run_dir = store.run_dir(name or sweep.default_name())
+    name = name or sweep.default_name()
+    if not force:
+        check_name_free(store, name, sweep)
+    run_dir = store.run_dir(name)
     manifest = new_manifest(sweep, run_dir.name, cells, argv or provenance.argv())
     if preset:
         manifest["preset"] = preset
@@ -239,8 +264,7 @@ def _storing(store: Store, quiet: bool = False) -> Iterator[None]:
 
 def rebuild_report(run_dir: Path) -> list[dict[str, Any]]:
     """`bench report`: rebuild a run's tables, plots and report from its stored cells, no training."""
-    manifest = read_manifest(run_dir)
-    records = Store.of_run(run_dir).load_cells(manifest["cells"])
+    manifest, records = run_records(run_dir)  # refuses, writing nothing, when its cells are out of reach
     manifest["finished"] = len(records)
     build_report(run_dir, records, manifest)
     return records

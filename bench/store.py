@@ -212,6 +212,63 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / "manifest.json").read_text())
 
 
+class CellsUnreachable(ValueError):
+    """A run folder whose finished cells are not where it can find them (copied out of its results root)."""
+
+
+def cell_stores(run_dir: Path) -> list[Store]:
+    """Where a run folder's cells may be: the results root it lives in (ROOT/runs/NAME), then the folder's
+    own cells/ (where `bench export` packs them, so an unpacked archive is a run folder like any other)."""
+    return [Store.of_run(run_dir), Store(Path(run_dir).resolve())]
+
+
+def locate_cells(run_dir: Path, keys: Iterable[str]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """key -> (cell file, record) for each of `keys` stored in one of the run's cell stores."""
+    found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for store in cell_stores(run_dir):
+        for key in keys:
+            if key not in found and store.cell_path(key).is_file() and (record := store.load_cell(key)):
+                found[key] = (store.cell_path(key), record)
+    return found
+
+
+def run_records(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A run's manifest and its stored cells in manifest order. Raises CellsUnreachable when fewer are
+    found than the run had finished when its report was last written, so that a report or comparison
+    never silently stands on fewer cells than the run had (a copied folder would otherwise read as empty)."""
+    manifest = read_manifest(run_dir)
+    found = locate_cells(run_dir, manifest["cells"])
+    records = [found[key][1] for key in manifest["cells"] if key in found]
+    finished = int(manifest.get("finished", 0))
+    if len(records) < finished:
+        looked = " and ".join(str(store.root / "cells") for store in cell_stores(run_dir))
+        raise CellsUnreachable(f"run {Path(run_dir).name}: {len(records)} of its {finished} finished cells are "
+                               f"reachable (looked in {looked}); report it from its results folder, or move it "
+                               "with `bench export RUN --archive FILE.tar.gz`, which packs its cells")
+    return manifest, records
+
+
+def pack_run(run_dir: Path, archive: Path) -> int:
+    """Write a .tar.gz of the run folder with its cells inside it (NAME/cells/ab/KEY.json), atomically;
+    unpacked anywhere it is a run folder `bench report` and `bench compare` read. Returns the cells packed.
+    Raises CellsUnreachable, writing nothing, when the run's finished cells are not all reachable."""
+    import tarfile
+
+    run_dir = Path(run_dir).resolve()
+    manifest, _ = run_records(run_dir)
+    cells = locate_cells(run_dir, manifest["cells"])
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(run_dir.rglob("*")):
+            relative = path.relative_to(run_dir)
+            if path.is_file() and relative.parts[0] != "cells" and not path.name.endswith(".tmp"):
+                tar.add(path, arcname=f"{run_dir.name}/{relative}", recursive=False)
+        for key, (path, _) in cells.items():
+            tar.add(path, arcname=f"{run_dir.name}/cells/{key[:2]}/{key}.json", recursive=False)
+    atomic_write(Path(archive), buffer.getvalue())
+    return len(cells)
+
+
 def write_json(path: Path, data: Any) -> None:
     """Pretty JSON, written atomically."""
     atomic_write(path, json.dumps(data, indent=1, sort_keys=True, default=str).encode())

@@ -45,7 +45,7 @@ def require_ray():
     except ImportError:
         if os.environ.get("CI"):
             raise
-        pytest.skip("ray is not installed (pip install 'bench[ray]')")
+        pytest.skip("ray is not installed (pip install -e '.[ray]')")
     return ray
 
 

@@ -231,3 +231,42 @@ def test_check_and_show_take_task_strings(bench_cli):
     assert shown.code == 0 and "L=20 (sequence length), span >= 16" in shown.stdout
     bad = bench_cli("check", "copy:delimiter=twice")
     assert bad.code == 2 and "is not one of once, repeat, recall" in bad.stderr
+
+
+def _complete(words: str) -> list[str]:
+    """What `bench`'s bash completion offers for the last word of `words`."""
+    import os
+
+    env = {**os.environ, "_BENCH_COMPLETE": "bash_complete", "COMP_WORDS": words,
+           "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+    result = subprocess.run([sys.executable, "-m", "bench"], env=env, capture_output=True, text=True, timeout=60)
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
+
+
+def test_task_model_and_preset_names_tab_complete():
+    assert _complete("bench run --task ad") == ["adding"]
+    assert _complete("bench run --task adding --models rnn,l") == ["rnn,lru", "rnn,lstm", "rnn,lstm-1997", "rnn,lstm-chrono"]
+    assert "hs1997-adding" in _complete("bench run --preset hs")
+
+
+def test_every_option_can_come_from_a_bench_environment_variable(bench_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_RUN_STEPS", "3")
+    monkeypatch.setenv("BENCH_RUN_NAME", "from-env")
+    result = bench_cli("run", "--task", "adding", "--lengths", "5", "--models", "rnn", "--eval-every", "1",
+                       "--eval-size", "8", "--hidden", "4", "--jobs", "1", "--out", tmp_path)
+    assert result.code == 0
+    manifest = json.loads((tmp_path / "runs" / "from-env" / "manifest.json").read_text())
+    assert manifest["sweep"]["train"]["steps"] == 3
+    monkeypatch.setenv("BENCH_RUN_STEPS", "zero")
+    bad = bench_cli("run", "--task", "adding", "--lengths", "5", "--out", tmp_path / "x")
+    assert bad.code == 2 and bad.stderr.count("\n") == 1
+
+
+def test_every_option_has_help_text():
+    import click
+
+    from bench.cli import cli
+
+    missing = [f"{name} {param.opts[0]}" for name, command in cli.commands.items() for param in command.params
+               if isinstance(param, click.Option) and not param.help]
+    assert missing == []

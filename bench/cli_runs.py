@@ -1,0 +1,82 @@
+"""`bench ls`, `bench rm`, `bench gc`: the commands over a results root's runs (bench/runs.py does the
+work). Registered on the main group by bench/cli.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+out_option = click.option("--out", default="results", show_default=True, help="Results root.")
+
+
+def existing_root(value: str) -> Path:
+    path = Path(value).expanduser().absolute()
+    if not path.is_dir():
+        raise click.BadParameter(f"{path} is not a folder", param_hint="'--out'")
+    return path
+
+
+@click.command("ls")
+@out_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run, as a list, on stdout.")
+def list_command(out: str, as_json: bool) -> None:
+    """List the runs of a results root: name, created, tasks, models, lengths, cells stored/total, status."""
+    from bench.runs import list_runs
+    from bench.store import Store
+
+    runs = list_runs(Store(existing_root(out)))
+    if as_json:
+        click.echo(json.dumps([run.to_dict() for run in runs], indent=1))
+        return
+    if not runs:
+        click.echo(f"no runs in {existing_root(out) / 'runs'}", err=True)
+        return
+    header = f"{'name':32} {'created':20} {'tasks':24} {'models':18} {'lengths':18} {'cells':>9}  status"
+    click.echo(header)
+    for run in runs:
+        click.echo(f"{run.name:32} {run.created:20} {','.join(run.tasks):24} {','.join(run.models):18} "
+                   f"{','.join(map(str, run.lengths)):18} {f'{run.stored}/{run.total}':>9}  {run.status}")
+
+
+@click.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@out_option
+def remove_command(names: tuple[str, ...], out: str) -> None:
+    """Remove runs by name (their folders; the cells stay stored until `bench gc`)."""
+    from bench.runs import remove_run
+    from bench.store import Store
+
+    store = Store(existing_root(out))
+    missing = [name for name in names if "/" in name or not (store.run_dir(name) / "manifest.json").is_file()]
+    if missing:  # checked for all before any is removed
+        raise click.BadParameter(f"no run {missing[0]!r} in {store.root / 'runs'} (`bench ls` lists them)",
+                                 param_hint="NAMES")
+    for name in names:
+        remove_run(store, name)
+        click.echo(f"removed run {name}")
+
+
+@click.command("gc")
+@out_option
+@click.option("--dry-run", is_flag=True, help="List the cells that would be deleted; delete nothing.")
+def gc_command(out: str, dry_run: bool) -> None:
+    """Delete stored cells that no run references (older than 10 minutes: a horizon search between
+    rounds may not have named its newest cells yet). Refused while a run is computing in the root."""
+    from bench.runs import busy_cell, collect_garbage, unreferenced_cells
+    from bench.store import Store
+
+    store = Store(existing_root(out))
+    if dry_run:
+        for path in unreferenced_cells(store):
+            click.echo(path.stem)
+        return
+    if (lock := busy_cell(store)) is not None:
+        raise click.BadParameter(f"a run is computing cell {lock.name[1:-5]} in {store.root}; run gc when it is done",
+                                 param_hint="'--out'")
+    deleted = collect_garbage(store)
+    click.echo(f"deleted {len(deleted)} unreferenced cell(s) from {store.root / 'cells'}")
+
+
+COMMANDS = (list_command, remove_command, gc_command)

@@ -1,0 +1,105 @@
+"""Runs as objects: `bench ls`, `bench rm` and `bench gc` over one results root.
+
+A run is a folder ROOT/runs/NAME with a manifest; its cells live, shared with other runs, under
+ROOT/cells. Removing a run leaves its cells (another run may use them); `gc` removes the cells no run
+references.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.store import Store, read_manifest
+
+GC_GRACE_SECONDS = 600  # a cell stored this recently may belong to a horizon search between two rounds
+
+
+@dataclass
+class RunInfo:
+    """One line of `bench ls`."""
+
+    name: str
+    created: str  # ISO 8601, UTC
+    tasks: list[str]
+    models: list[str]
+    lengths: list[int]
+    stored: int  # cells of the run that are stored (any status, failed included)
+    total: int
+    status: str  # complete | incomplete (interrupted, or still running)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_runs(store: Store) -> list[RunInfo]:
+    """Every run folder of `store` with a readable manifest, oldest first."""
+    runs = []
+    for manifest_path in sorted((store.root / "runs").glob("*/manifest.json")):
+        try:
+            manifest = read_manifest(manifest_path.parent)
+        except (OSError, ValueError):
+            continue  # not a run (or a manifest being replaced right now: atomic writes make that rare)
+        runs.append(_info(store, manifest_path.parent.name, manifest))
+    return sorted(runs, key=lambda run: (run.created, run.name))
+
+
+def _info(store: Store, name: str, manifest: dict[str, Any]) -> RunInfo:
+    sweep, keys = manifest.get("sweep", {}), manifest.get("cells", [])
+    stored = sum(store.cell_path(key).is_file() for key in keys)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(manifest.get("created", 0)))
+    return RunInfo(name, created, list(sweep.get("tasks", [])), list(sweep.get("models", [])),
+                   list(sweep.get("lengths", [])), stored, len(keys), "complete" if stored == len(keys) else "incomplete")
+
+
+def remove_run(store: Store, name: str) -> None:
+    """Delete run folder `name` (its cells stay). It is renamed out of `runs/` first, so no reader ever
+    sees half of it. Raises LookupError when there is no such run."""
+    run_dir = store.run_dir(name)
+    if not (run_dir / "manifest.json").is_file():
+        raise LookupError(f"no run {name!r} in {store.root / 'runs'}")
+    doomed = run_dir.with_name(f".{name}.removing-{os.getpid()}")
+    os.replace(run_dir, doomed)
+    shutil.rmtree(doomed)
+
+
+def referenced_cells(store: Store) -> set[str]:
+    """The cell keys some run folder's manifest names."""
+    keys: set[str] = set()
+    for manifest_path in (store.root / "runs").glob("*/manifest.json"):
+        keys.update(read_manifest(manifest_path.parent).get("cells", []))
+    return keys
+
+
+def unreferenced_cells(store: Store, now: float | None = None) -> list[Path]:
+    """Stored cell files no run references, older than GC_GRACE_SECONDS; sorted."""
+    keep, now = referenced_cells(store), now or time.time()
+    return sorted(path for path in (store.root / "cells").glob("*/*.json")
+                  if path.stem not in keep and now - path.stat().st_mtime >= GC_GRACE_SECONDS)
+
+
+def busy_cell(store: Store) -> Path | None:
+    """A cell lock some run holds now (it is computing that cell), or None."""
+    for lock in (store.root / "cells").glob("*/.*.lock"):
+        handle = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return lock
+        finally:
+            os.close(handle)  # closing drops the lock if we took it
+    return None
+
+
+def collect_garbage(store: Store) -> list[Path]:
+    """Delete the unreferenced cells (with their lock files); returns what was deleted."""
+    doomed = unreferenced_cells(store)
+    for path in doomed:
+        path.with_name(f".{path.name.removesuffix('.json')}.lock").unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+    return doomed

@@ -1,0 +1,208 @@
+"""Run folders as objects: a --name is never silently taken over, a copied folder never reports emptier
+than it is, and `bench export` makes a folder that reads anywhere."""
+
+import json
+import shutil
+import tarfile
+
+import pandas as pd
+import pytest
+
+from conftest import TINY_RUN, files_under
+
+SWEEP = ["--task", "adding", "--lengths", "10", "--models", "rnn,gru", *TINY_RUN, "--steps", "4", "--eval-every", "2"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One finished 2-cell run in its own results root, run once for the module (read-only for tests)."""
+    from bench.cli import cli
+
+    root = tmp_path_factory.mktemp("results")
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", *SWEEP, "--out", str(root), "--name", "base"])
+    assert done.value.code == 0
+    return root
+
+
+def _copy_root(finished_run, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(finished_run, root)
+    return root
+
+
+def test_a_name_taken_by_another_sweep_is_refused_and_nothing_is_written(bench_cli, finished_run, tmp_path):
+    root = _copy_root(finished_run, tmp_path)
+    before = {path: path.read_bytes() for path in files_under(root)}
+    result = bench_cli("run", *SWEEP, "--lengths", "20", "--out", str(root), "--name", "base")
+    assert result.code == 2
+    assert result.stderr.count("\n") == 1 and "'base' already exists" in result.stderr and "--force" in result.stderr
+    assert {path: path.read_bytes() for path in files_under(root)} == before
+    dry = bench_cli("run", *SWEEP, "--lengths", "20", "--out", str(root), "--name", "base", "--dry-run")
+    assert dry.code == 2  # the plan is refused the same way
+
+
+def test_the_same_sweep_under_its_name_resumes_and_force_replaces(bench_cli, finished_run, tmp_path):
+    root = _copy_root(finished_run, tmp_path)
+    again = bench_cli("run", *SWEEP, "--out", str(root), "--name", "base")
+    assert again.code == 0 and "0 computed, 2 reused" in again.stdout
+    forced = bench_cli("run", *SWEEP, "--lengths", "20", "--out", str(root), "--name", "base", "--force")
+    assert forced.code == 0
+    manifest = json.loads((root / "runs" / "base" / "manifest.json").read_text())
+    assert manifest["sweep"]["lengths"] == [20]
+    assert len(list((root / "cells").rglob("*.json"))) == 4  # the first sweep's cells are kept
+
+
+def test_a_copied_run_folder_refuses_to_report_or_compare_and_keeps_its_report(bench_cli, finished_run, tmp_path):
+    moved = tmp_path / "elsewhere" / "base"
+    shutil.copytree(finished_run / "runs" / "base", moved)
+    before = {path: path.read_bytes() for path in files_under(moved)}
+    for args in (["report", str(moved)], ["compare", str(moved), str(finished_run / "runs" / "base")],
+                 ["export", str(moved), "--archive", str(tmp_path / "out.tar.gz")]):
+        result = bench_cli(*args)
+        assert result.code == 2, args
+        assert result.stderr.count("\n") == 1 and "0 of its 2 finished cells are reachable" in result.stderr
+    assert {path: path.read_bytes() for path in files_under(moved)} == before
+    assert not (tmp_path / "out.tar.gz").exists()
+
+
+def test_an_exported_run_reports_and_compares_the_same_anywhere(bench_cli, finished_run, tmp_path):
+    original = finished_run / "runs" / "base"
+    archive = tmp_path / "base.tar.gz"
+    result = bench_cli("export", str(original), "--archive", str(archive))
+    assert result.code == 0 and "2 cells packed" in result.stdout
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        assert "base/manifest.json" in names and sum(name.startswith("base/cells/") for name in names) == 2
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    unpacked = tmp_path / "unpacked" / "base"
+    assert bench_cli("report", str(unpacked)).code == 0
+    columns = ["key", "status", "accuracy", "loss"]
+    assert pd.read_csv(unpacked / "results.csv")[columns].equals(pd.read_csv(original / "results.csv")[columns])
+    compared = bench_cli("compare", str(unpacked), str(original), "--fail-on", "accuracy:-0.01")
+    assert compared.code == 0 and "2 not significant" in compared.stdout
+
+
+def test_export_bad_input_is_one_line(bench_cli, finished_run, tmp_path):
+    for args in (["export", str(tmp_path), "--archive", str(tmp_path / "a.tar.gz")],
+                 ["export", str(finished_run / "runs" / "base"), "--archive", str(tmp_path / "no" / "a.tar.gz")],
+                 ["export", str(finished_run / "runs" / "base")]):
+        result = bench_cli(*args)
+        assert result.code == 2 and result.stderr.count("\n") == 1, args
+    assert not list(tmp_path.iterdir())
+
+
+def _age_cells(root, seconds=3600):
+    import os
+    import time
+
+    for path in (root / "cells").glob("*/*.json"):
+        os.utime(path, (time.time() - seconds,) * 2)
+
+
+def test_ls_lists_runs_as_text_and_json(bench_cli, finished_run, tmp_path):
+    root = _copy_root(finished_run, tmp_path)
+    (root / "cells").joinpath("zz").mkdir()
+    text = bench_cli("ls", "--out", str(root))
+    assert text.code == 0 and "base" in text.stdout and "2/2" in text.stdout and "complete" in text.stdout
+    runs = json.loads(bench_cli("ls", "--out", str(root), "--json").stdout)
+    assert [(run["name"], run["tasks"], run["models"], run["lengths"], run["stored"], run["total"], run["status"])
+            for run in runs] == [("base", ["adding"], ["rnn", "gru"], [10], 2, 2, "complete")]
+    next((root / "cells").glob("*/*.json")).unlink()
+    assert json.loads(bench_cli("ls", "--out", str(root), "--json").stdout)[0]["status"] == "incomplete"
+
+
+def test_rm_removes_the_run_and_gc_exactly_its_unshared_cells(bench_cli, finished_run, tmp_path):
+    root = _copy_root(finished_run, tmp_path)
+    assert bench_cli("run", *SWEEP, "--models", "gru", "--out", str(root), "--name", "gru-only").code == 0
+    _age_cells(root)
+    keys = {path.stem for path in (root / "cells").glob("*/*.json")}
+    gru = set(json.loads((root / "runs" / "gru-only" / "manifest.json").read_text())["cells"])
+    assert bench_cli("gc", "--out", str(root), "--dry-run").stdout.split() == []  # everything referenced
+    assert bench_cli("rm", "base", "--out", str(root)).code == 0
+    assert not (root / "runs" / "base").exists() and {p.stem for p in (root / "cells").glob("*/*.json")} == keys
+    listed = bench_cli("gc", "--out", str(root), "--dry-run").stdout.split()
+    assert set(listed) == keys - gru and len(listed) == 1
+    assert bench_cli("gc", "--out", str(root)).code == 0
+    assert {path.stem for path in (root / "cells").glob("*/*.json")} == gru
+    assert bench_cli("report", str(root / "runs" / "gru-only")).code == 0
+
+
+def test_gc_keeps_fresh_cells_and_waits_for_a_running_sweep(bench_cli, finished_run, tmp_path):
+    from bench.claims import Claims
+    from bench.store import Store
+
+    root = _copy_root(finished_run, tmp_path)
+    assert bench_cli("rm", "base", "--out", str(root)).code == 0
+    assert bench_cli("gc", "--out", str(root), "--dry-run").stdout == ""  # stored minutes ago: kept
+    _age_cells(root)
+    key = next((root / "cells").glob("*/*.json")).stem
+    with Claims(Store(root)) as claims:
+        assert claims.claim(key)
+        busy = bench_cli("gc", "--out", str(root))
+        assert busy.code == 2 and "a run is computing" in busy.stderr
+    assert len(list((root / "cells").glob("*/*.json"))) == 2
+
+
+def test_run_commands_bad_input_is_one_line(bench_cli, finished_run, tmp_path):
+    for args in (["ls", "--out", str(tmp_path / "none")], ["rm", "nope", "--out", str(finished_run)],
+                 ["rm", "../runs", "--out", str(finished_run)], ["gc", "--out", str(tmp_path / "none")], ["rm"]):
+        result = bench_cli(*args)
+        assert result.code == 2 and result.stderr.count("\n") == 1, args
+    assert (finished_run / "runs" / "base" / "manifest.json").is_file()
+
+
+def test_json_outputs_parse_and_carry_the_tables_numbers(bench_cli, finished_run, tmp_path):
+    root = _copy_root(finished_run, tmp_path)
+    table = pd.read_csv(root / "runs" / "base" / "results.csv")
+    result = bench_cli("run", *SWEEP, "--out", str(root), "--name", "base", "--json")
+    assert result.code == 0
+    summary = json.loads(result.stdout)  # the whole of stdout is one object
+    assert (summary["cells"], summary["computed"], summary["reused"]) == (2, 0, 2)
+    by_model = {row["model"]: row["accuracy"] for row in summary["grid"]}
+    assert by_model == pytest.approx(dict(zip(table["model"], table["accuracy"])))
+    compared = json.loads(bench_cli("compare", str(root / "runs" / "base"), str(root / "runs" / "base"),
+                                    "--json").stdout)
+    assert {row["model"]: row["accuracy_a"] for row in compared["rows"]} == pytest.approx(by_model)
+    assert compared["markers"] == "2 not significant"
+    assert {model["name"] for model in json.loads(bench_cli("models", "--json").stdout)} >= {"rnn", "lstm", "gru"}
+
+
+@pytest.mark.parametrize("extra, flag", [(["--ray-address", "auto"], "--ray-address"),
+                                         (["--cpus-per-cell", "2"], "--cpus-per-cell"),
+                                         (["--executor", "ray", "--jobs", "2"], "--jobs"),
+                                         (["--cells-per-gpu", "4", "--device", "cpu"], "--cells-per-gpu")])
+def test_options_that_would_do_nothing_are_refused(bench_cli, tmp_path, extra, flag):
+    result = bench_cli("run", "--task", "adding", "--lengths", "10", "--models", "rnn", *extra, "--out", tmp_path / "r")
+    assert result.code == 2 and result.stderr.count("\n") == 1 and flag in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_readme_api_example_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("<!-- api-example -->\n```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+    frame = pd.read_csv(tmp_path / "results" / "runs" / "notebook" / "results.csv")
+    assert len(frame) == 8 and (tmp_path / "results" / "runs" / "notebook" / "report.html").is_file()
+
+
+def test_the_api_refuses_what_the_cli_refuses(tmp_path):
+    from bench import api
+    from bench.runner import NameTaken
+    from bench.store import CellsUnreachable
+
+    with pytest.raises(LookupError):
+        api.run("adding", [10], models=["nope"], out=tmp_path)
+    with pytest.raises(TypeError):
+        api.run("adding", [10], models=["rnn"], out=tmp_path, stepz=3)
+    run_dir = api.run("adding", [10], models=["rnn"], steps=2, eval_every=1, eval_size=8, hidden=4, out=tmp_path,
+                      name="x")
+    with pytest.raises(NameTaken):
+        api.run("adding", [12], models=["rnn"], steps=2, eval_every=1, eval_size=8, hidden=4, out=tmp_path, name="x")
+    moved = tmp_path / "moved"
+    shutil.copytree(run_dir, moved)
+    with pytest.raises(CellsUnreachable):
+        api.results(moved)
