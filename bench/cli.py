@@ -988,7 +988,10 @@ def speed(quick: bool) -> int:
     loop, --jobs scaling, report build) and print one table; exit 1 when a target is missed."""
     from bench.speed import measure, table
 
-    rows = measure(quick)
+    rows = []
+    for row in measure(quick):  # each row on stderr as it is measured: a long run interrupted keeps them
+        rows.append(row)
+        click.echo(" ".join(cell for cell in row.cells() if cell), err=True)
     click.echo(table(rows))
     missed = [row.figure for row in rows if row.ok is False]
     if missed:

@@ -271,16 +271,14 @@ def report_rows(repeats: int) -> Iterator[Row]:
               again <= REPORT_SECONDS)
 
 
-def measure(quick: bool) -> list[Row]:
-    """Every figure; `quick` keeps to what fits in under a minute: no long lengths, and no --jobs rows
-    (four whole `bench run` commands and a cost fit take about 40 s on their own)."""
-    rows = [*startup_rows(3 if quick else 7)]
-    rows += generator_rows(1024 if quick else 4096, 1000, 2 if quick else 5, ["adding", "copy"] if quick else None)
+def measure(quick: bool) -> Iterator[Row]:
+    """Every figure, row by row as each is measured; `quick` keeps to what fits in under a minute: no long
+    lengths, and no --jobs rows (four whole `bench run` commands and a cost fit take about 40 s alone)."""
+    yield from startup_rows(3 if quick else 7)
+    yield from generator_rows(1024 if quick else 4096, 1000, 2 if quick else 5, ["adding", "copy"] if quick else None)
     if quick:
-        rows += loop_rows((50,), {50: 40}, 1)
+        yield from loop_rows((50,), {50: 40}, 1)
     else:
-        rows += loop_rows((50, 200, 1000), {50: 200, 200: 60, 1000: 12}, 3)
-    if not quick:
-        rows += jobs_rows(2, long=True)
-    rows += report_rows(1 if quick else 3)
-    return rows
+        yield from loop_rows((50, 200, 1000), {50: 200, 200: 60, 1000: 12}, 3)
+        yield from jobs_rows(2, long=True)
+    yield from report_rows(1 if quick else 3)

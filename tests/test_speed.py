@@ -30,6 +30,7 @@ def test_a_missed_target_is_marked_and_exits_1(bench_cli, monkeypatch):
     monkeypatch.setattr(speed, "measure", lambda quick: rows)
     result = bench_cli("speed", "--quick")
     assert result.code == 1 and "MISSED" in result.stdout and "1 target(s) missed: slow thing" in result.stderr
+    assert "slow thing 3 s 1 s 3.00x <= 1 s MISSED" in result.stderr  # each row as it was measured
     lines = table(rows).splitlines()
     assert lines[0].startswith("| figure") and set(lines[1]) <= {"|", "-"} and len(lines) == 5
     monkeypatch.setattr(speed, "measure", lambda quick: rows[:1])
