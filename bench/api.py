@@ -23,7 +23,7 @@ def run(tasks: str | Iterable[str], lengths: Iterable[int], models: Iterable[str
         layers: int = 1, device: str = "cpu", threads: int = 1, jobs: int = 1, force: bool = False,
         **training: Any) -> Path:
     """Train every cell of the sweep not yet stored under `out`, write the run's tables and report, and
-    return its folder. `training` takes TrainConfig's fields (steps, batch_size, lr, clip, eval_every,
+    return its folder. `device` is "cpu", "cuda" or "cuda:N"; `training` takes TrainConfig's fields (steps, batch_size, lr, clip, eval_every,
     eval_size, time_limit, stop, ...). Raises LookupError for an unknown task or model, TypeError for an
     unknown training setting, and bench.runner.NameTaken for a `name` taken by another sweep (unless
     `force`)."""

@@ -41,6 +41,8 @@ def list_runs(store: Store) -> list[RunInfo]:
     """Every run folder of `store` with a readable manifest, oldest first."""
     runs = []
     for manifest_path in sorted((store.root / "runs").glob("*/manifest.json")):
+        if manifest_path.parent.name.startswith("."):  # a removal cut short (see remove_run)
+            continue
         try:
             manifest = read_manifest(manifest_path.parent)
         except (OSError, ValueError):
@@ -58,8 +60,9 @@ def _info(store: Store, name: str, manifest: dict[str, Any]) -> RunInfo:
 
 
 def remove_run(store: Store, name: str) -> None:
-    """Delete run folder `name` (its cells stay). It is renamed out of `runs/` first, so no reader ever
-    sees half of it. Raises LookupError when there is no such run."""
+    """Delete run folder `name` (its cells stay). It is first renamed to a hidden `.NAME.removing-PID`,
+    which `bench ls` skips, so no listing ever shows half of it; gc still counts its cells as referenced
+    until it is gone. Raises LookupError when there is no such run."""
     run_dir = store.run_dir(name)
     if not (run_dir / "manifest.json").is_file():
         raise LookupError(f"no run {name!r} in {store.root / 'runs'}")

@@ -108,8 +108,10 @@ def test_ls_lists_runs_as_text_and_json(bench_cli, finished_run, tmp_path):
     runs = json.loads(bench_cli("ls", "--out", str(root), "--json").stdout)
     assert [(run["name"], run["tasks"], run["models"], run["lengths"], run["stored"], run["total"], run["status"])
             for run in runs] == [("base", ["adding"], ["rnn", "gru"], [10], 2, 2, "complete")]
+    shutil.copytree(root / "runs" / "base", root / "runs" / ".gone.removing-1")  # an rm cut short
     next((root / "cells").glob("*/*.json")).unlink()
-    assert json.loads(bench_cli("ls", "--out", str(root), "--json").stdout)[0]["status"] == "incomplete"
+    after = json.loads(bench_cli("ls", "--out", str(root), "--json").stdout)
+    assert [(run["name"], run["status"]) for run in after] == [("base", "incomplete")]
 
 
 def test_rm_removes_the_run_and_gc_exactly_its_unshared_cells(bench_cli, finished_run, tmp_path):
