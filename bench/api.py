@@ -47,27 +47,26 @@ def _check_names(sweep: Sweep) -> None:
 
     from bench import models
 
-    for task in sweep.tasks:
-        tasks.get(task)  # raises LookupError for an unknown task, naming the known ones
-    unknown = [model for model in sweep.models if model not in models.registry.names()]
-    if unknown:
-        raise LookupError(f"unknown model {unknown[0]!r}; known: {', '.join(models.registry.names())}")
+    for task in sweep.tasks:  # each raises a LookupError naming close matches
+        tasks.get(task)
+    for model in sweep.models:
+        models.registry.get(model)
 
 
 def results(run_dir: str | Path) -> pd.DataFrame:
     """One row per stored cell of the run, the columns of its results.csv at full precision. Raises
     bench.store.CellsUnreachable when the run's finished cells cannot be found."""
-    from bench.store import results_frame, run_records
+    from bench.compare import load_run
 
-    return results_frame(run_records(Path(run_dir))[1])
+    return load_run(Path(run_dir))
 
 
 def compare(run_a: str | Path, run_b: str | Path) -> pd.DataFrame:
     """The rows of `bench compare A B`: per (task, model, setting, length), both runs' seed means, the
     difference, and its marker (better, worse, not significant, ...)."""
-    from bench.compare import compare_runs
+    from bench.compare import compare_runs, load_run
 
-    return compare_runs(results(run_a), results(run_b))
+    return compare_runs(load_run(Path(run_a)), load_run(Path(run_b)))
 
 
 def report(run_dir: str | Path) -> Path:

@@ -37,7 +37,7 @@ class Claims:
         """Take `key`'s lock (waiting for another run to let go when `wait`); False if it is taken."""
         path = self.store.cell_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(path.with_name(f".{key}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+        handle = os.open(lock_path(self.store, key), os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -49,6 +49,11 @@ class Claims:
 
     def release(self, key: str) -> None:
         os.close(self.held.pop(key))  # closing the descriptor drops the lock
+
+
+def lock_path(store: Store, key: str) -> Path:
+    """The file whose flock claims cell `key`."""
+    return store.cell_path(key).with_name(f".{key}.lock")
 
 
 def remove_temporaries(folder: Path, prefix: str = ".", older_than: float = STALE_SECONDS) -> int:

@@ -696,6 +696,13 @@ def _require_ray() -> None:
                                "(or pip install 'ray>=2.9')") from None
 
 
+def frame_records(frame: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as JSON-ready dicts (NaN and NA as null, numpy scalars as numbers)."""
+    import json
+
+    return json.loads(frame.to_json(orient="records"))
+
+
 def summary_json(summary: Any) -> str:
     """The end-of-run summary as one JSON object: counts, the grid (one row per task, model, setting and
     length, as in report.md) and the horizon lines."""
@@ -709,7 +716,7 @@ def summary_json(summary: Any) -> str:
     grid = select_settings(summarize(frame)) if len(frame) else frame
     return json.dumps({"run_dir": str(summary.run_dir), "cells": len(summary.records), "computed": summary.computed,
                        "reused": summary.reused, "failed": summary.failed,
-                       "grid": json.loads(grid.to_json(orient="records")),
+                       "grid": frame_records(grid),
                        "horizons": headline(frame) if len(frame) else []}, indent=1)
 
 
@@ -860,7 +867,7 @@ def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: 
     if as_json:
         import json
 
-        click.echo(json.dumps({"a": str(run_a), "b": str(run_b), "rows": json.loads(shown.to_json(orient="records")),
+        click.echo(json.dumps({"a": str(run_a), "b": str(run_b), "rows": frame_records(shown),
                                "markers": marker_counts(table),
                                "machines": fingerprint_note({"A": records_a, "B": records_b})}, indent=1))
     else:

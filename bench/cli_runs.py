@@ -26,12 +26,13 @@ def list_command(out: str, as_json: bool) -> None:
     from bench.runs import list_runs
     from bench.store import Store
 
-    runs = list_runs(Store(existing_root(out)))
+    root = existing_root(out)
+    runs = list_runs(Store(root))
     if as_json:
         click.echo(json.dumps([run.to_dict() for run in runs], indent=1))
         return
     if not runs:
-        click.echo(f"no runs in {existing_root(out) / 'runs'}", err=True)
+        click.echo(f"no runs in {root / 'runs'}", err=True)
         return
     header = f"{'name':32} {'created':20} {'tasks':24} {'models':18} {'lengths':18} {'cells':>9}  status"
     click.echo(header)
@@ -72,8 +73,8 @@ def gc_command(out: str, dry_run: bool) -> None:
         for path in unreferenced_cells(store):
             click.echo(path.stem)
         return
-    if (lock := busy_cell(store)) is not None:
-        raise click.BadParameter(f"a run is computing cell {lock.name[1:-5]} in {store.root}; run gc when it is done",
+    if (key := busy_cell(store)) is not None:
+        raise click.BadParameter(f"a run is computing cell {key} in {store.root}; run gc when it is done",
                                  param_hint="'--out'")
     deleted = collect_garbage(store)
     click.echo(f"deleted {len(deleted)} unreferenced cell(s) from {store.root / 'cells'}")

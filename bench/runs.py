@@ -7,7 +7,6 @@ references.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import time
@@ -15,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.claims import Claims, lock_path
 from bench.store import Store, read_manifest
 
 GC_GRACE_SECONDS = 600  # a cell stored this recently may belong to a horizon search between two rounds
@@ -86,16 +86,13 @@ def unreferenced_cells(store: Store, now: float | None = None) -> list[Path]:
                   if path.stem not in keep and now - path.stat().st_mtime >= GC_GRACE_SECONDS)
 
 
-def busy_cell(store: Store) -> Path | None:
-    """A cell lock some run holds now (it is computing that cell), or None."""
-    for lock in (store.root / "cells").glob("*/.*.lock"):
-        handle = os.open(lock, os.O_RDWR)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return lock
-        finally:
-            os.close(handle)  # closing drops the lock if we took it
+def busy_cell(store: Store) -> str | None:
+    """The key of a cell some run is computing now (its claim is held), or None."""
+    with Claims(store) as claims:
+        for lock in (store.root / "cells").glob("*/.*.lock"):
+            key = lock.name[1:-len(".lock")]
+            if not claims.claim(key):
+                return key
     return None
 
 
@@ -103,6 +100,6 @@ def collect_garbage(store: Store) -> list[Path]:
     """Delete the unreferenced cells (with their lock files); returns what was deleted."""
     doomed = unreferenced_cells(store)
     for path in doomed:
-        path.with_name(f".{path.name.removesuffix('.json')}.lock").unlink(missing_ok=True)
+        lock_path(store, path.stem).unlink(missing_ok=True)
         path.unlink(missing_ok=True)
     return doomed

@@ -236,16 +236,21 @@ def run_records(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A run's manifest and its stored cells in manifest order. Raises CellsUnreachable when fewer are
     found than the run had finished when its report was last written, so that a report or comparison
     never silently stands on fewer cells than the run had (a copied folder would otherwise read as empty)."""
+    manifest, found = _reachable_cells(run_dir)
+    return manifest, [found[key][1] for key in manifest["cells"] if key in found]
+
+
+def _reachable_cells(run_dir: Path) -> tuple[dict[str, Any], dict[str, tuple[Path, dict[str, Any]]]]:
+    """The manifest and locate_cells' answer, or CellsUnreachable (see run_records)."""
     manifest = read_manifest(run_dir)
     found = locate_cells(run_dir, manifest["cells"])
-    records = [found[key][1] for key in manifest["cells"] if key in found]
     finished = int(manifest.get("finished", 0))
-    if len(records) < finished:
+    if len(found) < finished:
         looked = " and ".join(str(store.root / "cells") for store in cell_stores(run_dir))
-        raise CellsUnreachable(f"run {Path(run_dir).name}: {len(records)} of its {finished} finished cells are "
+        raise CellsUnreachable(f"run {Path(run_dir).name}: {len(found)} of its {finished} finished cells are "
                                f"reachable (looked in {looked}); report it from its results folder, or move it "
                                "with `bench export RUN --archive FILE.tar.gz`, which packs its cells")
-    return manifest, records
+    return manifest, found
 
 
 def pack_run(run_dir: Path, archive: Path) -> int:
@@ -255,8 +260,7 @@ def pack_run(run_dir: Path, archive: Path) -> int:
     import tarfile
 
     run_dir = Path(run_dir).resolve()
-    manifest, _ = run_records(run_dir)
-    cells = locate_cells(run_dir, manifest["cells"])
+    _, cells = _reachable_cells(run_dir)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path in sorted(run_dir.rglob("*")):

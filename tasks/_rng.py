@@ -86,6 +86,12 @@ def feature_arrays(n, steps, features):
             np.empty((n, steps), dtype=np.bool_))
 
 
+def filled(arrays, fill, *args):
+    """`arrays` once fill(*arrays, *args) has written every element of them: a built-in kernel's body."""
+    fill(*arrays, *args)
+    return arrays
+
+
 @njit(cache=True, inline="always")
 def clear_row(x, y, mask, i, x_fill, y_fill):
     """Start row i: x filled with x_fill, y with y_fill, nothing scored. Called inside the kernel's

@@ -30,7 +30,7 @@ import numpy as np
 
 from tasks import Option, Peer, SolveRule, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import clear_row, feature_arrays, randint, sample_key, uniform
+from tasks._rng import clear_row, feature_arrays, filled, randint, sample_key, uniform
 
 MARKERS = ("halves", "anywhere")
 FORMS = ("arjovsky", "hs1997")
@@ -38,9 +38,7 @@ RULE_SOURCE = "Hochreiter & Schmidhuber 1997, Exp. 4 stop rule"
 
 
 def _adding_kernel(stream, start, n, length, anywhere):
-    x, y, mask = feature_arrays(n, length, 2)
-    _fill_adding(x, y, mask, stream, start, length, anywhere)
-    return x, y, mask
+    return filled(feature_arrays(n, length, 2), _fill_adding, stream, start, length, anywhere)
 
 
 @njit(parallel=True, cache=True)
@@ -66,9 +64,7 @@ def _fill_adding(x, y, mask, stream, start, length, anywhere):
 
 
 def _adding_1997_kernel(stream, start, n, length):
-    x, y, mask = feature_arrays(n, length + length // 10, 2)
-    _fill_adding_1997(x, y, mask, stream, start, length)
-    return x, y, mask
+    return filled(feature_arrays(n, length + length // 10, 2), _fill_adding_1997, stream, start, length)
 
 
 @njit(parallel=True, cache=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from tasks import Option, Peer, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import clear_row, randint, sample_key, token_arrays
+from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 
 @njit(cache=True)
@@ -29,9 +29,8 @@ def _shuffle_prefix(items, count, key, counter):
 
 
 def _associative_recall_kernel(stream, start, n, length, n_pairs, n_keys, n_values, distinct):
-    x, y, mask = token_arrays(n, 3 * n_pairs + length - 1)
-    _fill_associative_recall(x, y, mask, stream, start, length, n_pairs, n_keys, n_values, distinct)
-    return x, y, mask
+    return filled(token_arrays(n, 3 * n_pairs + length - 1), _fill_associative_recall, stream, start, length,
+                  n_pairs, n_keys, n_values, distinct)
 
 
 @njit(parallel=True, cache=True)

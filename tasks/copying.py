@@ -20,7 +20,7 @@ import numpy as np
 
 from tasks import Option, Peer, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import clear_row, randint, sample_key, token_arrays
+from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 DELIMITERS = ("once", "repeat", "recall")
 LOSSES = ("all", "recall")
@@ -29,9 +29,8 @@ RELABELLED = ("the same layout relabelled: data symbols 1..8, blank 0 and delimi
 
 
 def _copy_kernel(stream, start, n, length, n_copy, n_symbols, delimiter_from, delimiter_to):
-    x, y, mask = token_arrays(n, length + 2 * n_copy)
-    _fill_copy(x, y, mask, stream, start, length, n_copy, n_symbols, delimiter_from, delimiter_to)
-    return x, y, mask
+    return filled(token_arrays(n, length + 2 * n_copy), _fill_copy, stream, start, length, n_copy, n_symbols,
+                  delimiter_from, delimiter_to)
 
 
 @njit(parallel=True, cache=True)

@@ -17,13 +17,11 @@ import numpy as np
 
 from tasks import Option, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import clear_row, randint, sample_key, token_arrays
+from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 
 def _delayed_recall_kernel(stream, start, n, length, n_cues, n_distractors):
-    x, y, mask = token_arrays(n, length + 2)
-    _fill_delayed_recall(x, y, mask, stream, start, length, n_cues, n_distractors)
-    return x, y, mask
+    return filled(token_arrays(n, length + 2), _fill_delayed_recall, stream, start, length, n_cues, n_distractors)
 
 
 @njit(parallel=True, cache=True)

@@ -16,13 +16,11 @@ import numpy as np
 
 from tasks import Option, Peer, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import clear_row, randint, sample_key, token_arrays
+from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 
 def _lag_copy_kernel(stream, start, n, length, n_symbols):
-    x, y, mask = token_arrays(n, 2 * length)
-    _fill_lag_copy(x, y, mask, stream, start, length, n_symbols)
-    return x, y, mask
+    return filled(token_arrays(n, 2 * length), _fill_lag_copy, stream, start, length, n_symbols)
 
 
 @njit(parallel=True, cache=True)

@@ -18,13 +18,11 @@ import numpy as np
 
 from tasks import Option, Peer, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import clear_row, randint, sample_key, token_arrays, uniform
+from tasks._rng import clear_row, filled, randint, sample_key, token_arrays, uniform
 
 
 def _selective_copy_kernel(stream, start, n, length, n_copy, n_symbols):
-    x, y, mask = token_arrays(n, length + n_copy)
-    _fill_selective_copy(x, y, mask, stream, start, length, n_copy, n_symbols)
-    return x, y, mask
+    return filled(token_arrays(n, length + n_copy), _fill_selective_copy, stream, start, length, n_copy, n_symbols)
 
 
 @njit(parallel=True, cache=True)

@@ -26,7 +26,7 @@ import numpy as np
 
 from tasks import Option, Peer, SolveRule, Task, register
 from tasks._jit import njit, prange
-from tasks._rng import clear_row, randint, sample_key, token_arrays
+from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 START, END, X_SYMBOL = 4, 5, 6  # distractors are 0..3; Y is X_SYMBOL + 1
 FORMS = ("hs1997", "pascanu")
@@ -40,9 +40,7 @@ def _windows(length):
 
 
 def _temporal_order_kernel(stream, start, n, length):
-    x, y, mask = token_arrays(n, length + 2)
-    _fill_temporal_order(x, y, mask, stream, start, length)
-    return x, y, mask
+    return filled(token_arrays(n, length + 2), _fill_temporal_order, stream, start, length)
 
 
 @njit(parallel=True, cache=True)
@@ -67,9 +65,7 @@ def _fill_temporal_order(x, y, mask, stream, start, length):
 
 
 def _pascanu_kernel(stream, start, n, length):
-    x, y, mask = token_arrays(n, length)
-    _fill_pascanu(x, y, mask, stream, start, length)
-    return x, y, mask
+    return filled(token_arrays(n, length), _fill_pascanu, stream, start, length)
 
 
 @njit(parallel=True, cache=True)
