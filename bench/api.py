@@ -43,7 +43,7 @@ def run(tasks: str | Iterable[str], lengths: Iterable[int], models: Iterable[str
 
 
 def _check_names(sweep: Sweep) -> None:
-    import tasks
+    import longdep_tasks as tasks
 
     from bench import models
 

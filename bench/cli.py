@@ -94,7 +94,7 @@ class NameList(click.ParamType):
         if isinstance(value, tuple):
             return value
         if self.kind == "task":  # task strings may carry parameters: adding:markers=anywhere,copy
-            import tasks
+            import longdep_tasks as tasks
 
             return tuple(dict.fromkeys(self._task(item, param, ctx) for item in tasks.split_task_list(str(value))))
         names = list(dict.fromkeys(item.strip() for item in str(value).split(",")))
@@ -110,7 +110,7 @@ class NameList(click.ParamType):
         done, _, last = incomplete.rpartition(",")
         prefix = f"{done}," if done else ""
         if self.kind == "task":
-            import tasks
+            import longdep_tasks as tasks
 
             known = tasks.names()
         else:
@@ -119,7 +119,7 @@ class NameList(click.ParamType):
 
     def _task(self, text: str, param: Any, ctx: Any) -> str:
         """The canonical task string (defaults left out), or a one-line error saying what is wrong."""
-        import tasks
+        import longdep_tasks as tasks
 
         try:
             return tasks.get(text).variant
@@ -576,7 +576,7 @@ def _check_widths(sweep: Any) -> None:
 @click.pass_context
 def horizon(ctx: click.Context, **options: Any) -> int:
     """Find each model's horizon adaptively: grow the length while it solves, then bisect."""
-    import tasks
+    import longdep_tasks as tasks
     from bench.search import candidate_lengths
 
     if len(options["task_names"]) != 1:
@@ -748,7 +748,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
 
 
 def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...], hint: str = "'--lengths'") -> None:
-    import tasks
+    import longdep_tasks as tasks
 
     for name in task_names:
         task = tasks.get(name)
@@ -892,9 +892,9 @@ def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: 
 def check(names: tuple[str, ...], lengths: tuple[int, ...] | None) -> int:
     """Check tasks and models against their contracts (all when no NAMES): exit 1 if any fails."""
     task_names, model_names = _split_names(names)
-    import tasks
+    import longdep_tasks as tasks
     from bench.checks import check_model
-    from tasks._check import check_task
+    from longdep_tasks._check import check_task
 
     failed = 0
     for name in task_names:
@@ -908,7 +908,7 @@ def check(names: tuple[str, ...], lengths: tuple[int, ...] | None) -> int:
 
 
 def _split_names(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    import tasks
+    import longdep_tasks as tasks
 
     task_names, model_names = tasks.names(), models.registry.names()
     if not names:
@@ -939,7 +939,7 @@ def _print_check(kind: str, name: str, problems: list[str]) -> int:
 def list_tasks(as_json: bool) -> None:
     """List registered tasks and the parameters a task string may set."""
     from bench.showing import task_spec
-    import tasks
+    import longdep_tasks as tasks
 
     if as_json:
         import json
@@ -978,7 +978,7 @@ def list_models(as_json: bool) -> None:
 def show(task_name: tuple[str, ...], length: int, seed: int) -> None:
     """Print one generated example of TASK, so you can see what the model must do."""
     from bench.showing import describe_example
-    import tasks
+    import longdep_tasks as tasks
 
     task = tasks.get(task_name[0])
     if length < task.min_length:

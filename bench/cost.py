@@ -97,7 +97,7 @@ class CostModel:
 
     def cell_seconds(self, cell: Cell) -> float:
         """Seconds for `cell` to train its whole budget and run its evaluations."""
-        import tasks
+        import longdep_tasks as tasks
 
         budget = cell.train
         step = self.step_cost(cell).at(tasks.get(cell.task).seq_len(cell.length))
@@ -124,7 +124,7 @@ def shape_key(cell: Cell) -> str:
 
 def fit_step_cost(cell: Cell) -> StepCost:
     """Time training steps of `cell`'s shape at two short lengths and fit fixed + per_step * T."""
-    import tasks
+    import longdep_tasks as tasks
 
     task = tasks.get(cell.task)
     short = max(task.min_length, CALIBRATION_LENGTHS[0])
@@ -138,7 +138,7 @@ def seconds_per_step(cell: Cell, length: int | None = None) -> float:
     """Wall seconds of one training step (data, forward, backward, Adam) of `cell`'s shape at `length`."""
     import torch
 
-    import tasks
+    import longdep_tasks as tasks
     from bench.train import backward, seeded_model, to_device
 
     task, length = tasks.get(cell.task), length or cell.length

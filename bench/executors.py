@@ -133,7 +133,7 @@ def _train_in_worker(cell: Cell) -> dict[str, Any]:
 
 def _warm_up(task_names: Sequence[str]) -> None:
     """Load what every cell needs (torch's training code, each task's compiled kernel) before the first."""
-    import tasks
+    import longdep_tasks as tasks
 
     for name in task_names:
         task = tasks.get(name)

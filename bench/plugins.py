@@ -38,7 +38,7 @@ class PluginFile:
 
 def load_plugin(path: str | Path) -> PluginFile:
     """Import a plug-in file (once per content); PluginError says what went wrong, in one line."""
-    import tasks
+    import longdep_tasks as tasks
     from bench import models
 
     tasks.discover()  # the built-in names first, so a clash is reported against the plug-in

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-import tasks
+import longdep_tasks as tasks
 from bench import flow
 from bench.sweep import Cell, ModelConfig, TrainConfig, content_hash
 from bench.train import backward, seeded_model, sequence_losses, to_device

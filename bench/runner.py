@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import torch
 
-import tasks
+import longdep_tasks as tasks
 from bench import models, provenance
 from bench.claims import Claims, remove_temporaries
 from bench.cost import CostModel, makespan, seconds_text, shape_key, workers_pay

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-import tasks
+import longdep_tasks as tasks
 
 SPEC_LENGTHS = (50, 200, 1000)  # the lengths `bench tasks --json` states spans and baselines at
 

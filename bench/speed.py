@@ -94,8 +94,8 @@ def startup_rows(repeats: int) -> Iterator[Row]:
 def generator_rows(n: int, length: int, repeats: int, names: list[str] | None = None) -> Iterator[Row]:
     """GB/s of each task's kernel (x, y and mask bytes) at n sequences of length L, against the task's
     numpy reference where it has one (a peer's generator ported to vectorized numpy, tasks/_reference.py)."""
-    import tasks
-    from tasks._reference import REFERENCES
+    import longdep_tasks as tasks
+    from longdep_tasks._reference import REFERENCES
 
     largest = 0
     for name in names or tasks.names():
@@ -157,7 +157,7 @@ def bare_loop_seconds(cell: "Cell") -> float:  # noqa: F821
     do, a new batch every step). What the harness adds beyond it is its overhead."""
     import torch
 
-    import tasks
+    import longdep_tasks as tasks
     from bench import models
     from bench.train import mean_loss
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import tasks
+import longdep_tasks as tasks
 from bench import models
 
 # The training loop's version: bump it whenever train.py changes what numbers a cell produces (2: solve

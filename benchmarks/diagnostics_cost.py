@@ -23,7 +23,7 @@ import statistics
 import click
 import torch
 
-import tasks
+import longdep_tasks as tasks
 from bench.sweep import Cell, ModelConfig, TrainConfig
 from bench.train import _diagnostics, _held_out, seeded_model, train_cell
 

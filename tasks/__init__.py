@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from bench.registry import Registry, UnknownNameError, load_entry_points
-from tasks._rng import stream_key
+from longdep_tasks._rng import stream_key
 
 SPLITS = ("train", "valid", "test")  # training stream; validation (curves, confirming a solve); test (reported)
 STATE_WINDOW = 2000  # sequences in the training-stream window that solve rules are judged on

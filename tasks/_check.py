@@ -10,7 +10,7 @@ from typing import Callable
 import numba
 import numpy as np
 
-from tasks import Task
+from longdep_tasks import Task
 
 Check = Callable[[Task, int], "str | None"]
 N_CHANCE = 4000  # samples per split for the chance-level estimate

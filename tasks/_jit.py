@@ -5,7 +5,7 @@ import the task modules without generating any data. A kernel decorated here is 
 call imports numba, points the names it calls (other lazy kernels, `prange`) at their numba versions, and
 compiles exactly as `numba.njit` would have (same options, same on-disk cache).
 
-A plug-in compiled by numba itself may call a lazy kernel (`from tasks._rng import sample_key` in a
+A plug-in compiled by numba itself may call a lazy kernel (`from longdep_tasks._rng import sample_key` in a
 `@numba.njit` function): numba's `numba_extensions` entry point runs `register_with_numba`, which types a
 lazy kernel as the numba dispatcher it stands for.
 """

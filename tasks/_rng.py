@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from tasks._jit import njit
+from longdep_tasks._jit import njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

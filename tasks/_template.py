@@ -22,9 +22,9 @@ import math
 
 import numpy as np
 
-from tasks import Option, SolveRule, Task, register
-from tasks._jit import njit, prange
-from tasks._rng import randint, sample_key  # counter-based: never np.random inside a kernel
+from longdep_tasks import Option, SolveRule, Task, register
+from longdep_tasks._jit import njit, prange
+from longdep_tasks._rng import randint, sample_key  # counter-based: never np.random inside a kernel
 
 
 # parallel=True fills samples on all cores; cache=True keeps the compiled kernel between runs.

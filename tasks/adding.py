@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks import Option, Peer, SolveRule, Task, register
-from tasks._jit import njit, prange
-from tasks._rng import clear_row, feature_arrays, filled, randint, sample_key, uniform
+from longdep_tasks import Option, Peer, SolveRule, Task, register
+from longdep_tasks._jit import njit, prange
+from longdep_tasks._rng import clear_row, feature_arrays, filled, randint, sample_key, uniform
 
 MARKERS = ("halves", "anywhere")
 FORMS = ("arjovsky", "hs1997")

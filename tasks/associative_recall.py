@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from tasks import Option, Peer, Task, register
-from tasks._jit import njit, prange
-from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
+from longdep_tasks import Option, Peer, Task, register
+from longdep_tasks._jit import njit, prange
+from longdep_tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 
 @njit(cache=True)

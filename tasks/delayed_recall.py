@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from tasks import Option, Task, register
-from tasks._jit import njit, prange
-from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
+from longdep_tasks import Option, Task, register
+from longdep_tasks._jit import njit, prange
+from longdep_tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 
 def _delayed_recall_kernel(stream, start, n, length, n_cues, n_distractors):

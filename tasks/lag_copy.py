@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from tasks import Option, Peer, Task, register
-from tasks._jit import njit, prange
-from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
+from longdep_tasks import Option, Peer, Task, register
+from longdep_tasks._jit import njit, prange
+from longdep_tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 
 def _lag_copy_kernel(stream, start, n, length, n_symbols):

@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
-from tasks import Option, Peer, Task, register
-from tasks._jit import njit, prange
-from tasks._rng import clear_row, filled, randint, sample_key, token_arrays, uniform
+from longdep_tasks import Option, Peer, Task, register
+from longdep_tasks._jit import njit, prange
+from longdep_tasks._rng import clear_row, filled, randint, sample_key, token_arrays, uniform
 
 
 def _selective_copy_kernel(stream, start, n, length, n_copy, n_symbols):

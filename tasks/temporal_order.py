@@ -24,9 +24,9 @@ import math
 
 import numpy as np
 
-from tasks import Option, Peer, SolveRule, Task, register
-from tasks._jit import njit, prange
-from tasks._rng import clear_row, filled, randint, sample_key, token_arrays
+from longdep_tasks import Option, Peer, SolveRule, Task, register
+from longdep_tasks._jit import njit, prange
+from longdep_tasks._rng import clear_row, filled, randint, sample_key, token_arrays
 
 START, END, X_SYMBOL = 4, 5, 6  # distractors are 0..3; Y is X_SYMBOL + 1
 FORMS = ("hs1997", "pascanu")

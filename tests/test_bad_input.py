@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tasks
+import longdep_tasks as tasks
 from bench import models
 from bench.cli import MAX_LENGTH, NAME_PATTERN, cli
 

@@ -185,7 +185,7 @@ def test_exploding_training_is_recorded_as_diverged_with_its_step_and_shown(benc
 
 
 def test_bench_check_passes_every_registered_task_and_model(bench_cli):
-    import tasks
+    import longdep_tasks as tasks
     from bench import models
 
     result = bench_cli("check")

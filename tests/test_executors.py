@@ -92,7 +92,7 @@ def test_make_executor_one_slot_runs_in_process():
 
 RAY_PLUGIN = '''
 import dataclasses
-import tasks
+import longdep_tasks as tasks
 
 tasks.register(dataclasses.replace(tasks.get("delayed-recall"), name="recall-from-a-plugin"))
 '''

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-import tasks
+import longdep_tasks as tasks
 from bench import flow, models
 from bench.probe import ProbeSpec, run_probe
 from bench.report import build_report

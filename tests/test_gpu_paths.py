@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import tasks
+import longdep_tasks as tasks
 from bench.sweep import Cell, ModelConfig, TrainConfig
 from bench.train import prefetched, train_cell
 

@@ -167,7 +167,7 @@ def test_lstm_1997_holds_its_forget_gate_at_exactly_one_through_training():
 @pytest.mark.parametrize("target", [20_000, 70_000, 200_000])
 @pytest.mark.parametrize("task", ["adding", "copy"])
 def test_params_picks_a_width_within_5_percent_for_every_model(task, target):
-    import tasks as task_registry
+    import longdep_tasks as task_registry
 
     spec = task_registry.get(task)
     tokens = spec.inputs == "tokens"

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import tasks
-from tasks._reference import (complex_rnn_adding, complex_rnn_copy, pascanu_temporal_order, s4_adding,
+import longdep_tasks as tasks
+from longdep_tasks._reference import (complex_rnn_adding, complex_rnn_copy, pascanu_temporal_order, s4_adding,
                               s4_copy, s4_lag, s4_selective_copy, tcn_adding, tcn_copy, zoology_mqar)
 
 N = 4000

@@ -19,8 +19,8 @@ import numpy as np
 from numba import njit, prange
 from torch import nn
 
-import tasks
-from tasks._rng import randint, sample_key
+import longdep_tasks as tasks
+from longdep_tasks._rng import randint, sample_key
 from bench.models import register_model
 
 
@@ -126,7 +126,7 @@ def test_a_broken_entry_point_is_one_line_and_exit_2(tmp_path):
 BROKEN = '''
 import dataclasses
 import numpy as np
-import tasks
+import longdep_tasks as tasks
 from torch import nn
 from bench.models import register_model
 
@@ -172,7 +172,7 @@ def test_checker_rejects_broken_plugins_naming_the_problem(tmp_path):
 
 def test_a_plugin_missing_a_field_fails_to_load_with_the_field_named(tmp_path):
     plugin = _write(tmp_path / "missing.py", '''
-        import tasks
+        import longdep_tasks as tasks
 
         recall = tasks.get("delayed-recall")
         tasks.register(tasks.Task(name="half-done", version=1, description="", kind="classify",

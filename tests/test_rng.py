@@ -1,7 +1,7 @@
 import numpy as np
 from numba import njit
 
-from tasks._rng import randint, sample_key, stream_key, uniform
+from longdep_tasks._rng import randint, sample_key, stream_key, uniform
 
 
 @njit(cache=False)

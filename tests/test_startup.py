@@ -56,3 +56,24 @@ def test_a_run_does_import_torch_the_probe_is_not_vacuous(tmp_path):
                              "--eval-size", "8", "--jobs", "1", "--out", str(tmp_path), "--no-progress")
     assert code in (0, None)
     assert "torch" in loaded and "numba" in loaded
+
+
+def test_a_tasks_py_in_the_working_directory_changes_nothing(tmp_path):
+    """The task package is imported as `longdep_tasks`, so a user's own tasks.py beside their notebook or
+    script is neither run by bench nor replaced by ours."""
+    marker = tmp_path / "imported"
+    (tmp_path / "tasks.py").write_text(f"open({str(marker)!r}, 'w').close()\nMINE = True\n")
+    listed = subprocess.run([sys.executable, "-m", "bench", "tasks", "--json"], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "adding" in {task["name"] for task in json.loads(listed.stdout)}
+    script = "import bench.cli, bench.api, longdep_tasks; longdep_tasks.discover(); import tasks; print(tasks.MINE)"
+    mixed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert mixed.returncode == 0, mixed.stderr
+    assert mixed.stdout.strip() == "True"  # the user's own module, untouched by ours
+    marker.unlink()
+    planned = subprocess.run([sys.executable, "-m", "bench", "run", "--task", "adding", "--lengths", "5", "--models",
+                              "rnn", "--steps", "1", "--dry-run", "--out", str(tmp_path / "results")],
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert not marker.exists()

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-import tasks
+import longdep_tasks as tasks
 from bench.registry import UnknownNameError
-from tasks._check import check_task
-from tasks.adding import make_adding
+from longdep_tasks._check import check_task
+from longdep_tasks.adding import make_adding
 
 # sha256 of each task's first batch (8 samples, L=12 or the task's minimum, seed 0, train). Changing the data without bumping
 # the task's version must fail here; bump the version and update the hash together.

@@ -81,7 +81,7 @@ def test_copy_accuracy_counts_recalled_positions_only():
 
 
 def test_evaluate_returns_loss_and_accuracy_of_a_perfect_model():
-    import tasks
+    import longdep_tasks as tasks
     import torch
 
     class Oracle(torch.nn.Module):
@@ -116,7 +116,7 @@ def test_numba_thread_count_changes_no_number():
 
 import time  # noqa: E402
 
-import tasks  # noqa: E402
+import longdep_tasks as tasks  # noqa: E402
 import torch  # noqa: E402
 
 from bench.store import results_frame  # noqa: E402
