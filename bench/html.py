@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from bench.horizon import interval_text, with_settings
-from bench.store import DIAGNOSTIC_COLUMNS
+from bench.schema import DIAGNOSTIC_COLUMNS
 
 STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "time limit", "diverged": "✗ diverged",
                 "failed": "✗ failed"}

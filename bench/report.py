@@ -10,7 +10,8 @@ import pandas as pd
 from bench.horizon import interval_text, mean_interval, with_settings
 from bench.html import render_report
 from bench.plots import write_plots
-from bench.store import VERDICTS, atomic_write, results_frame, write_tables
+from bench.store import atomic_write, results_frame, write_tables
+from bench.verdicts import VERDICTS
 
 STATUS_MARKS = {"solved": "✓", "unsolved": "budget", "timeout": "time", "diverged": "✗ diverged",
                 "failed": "✗ failed"}

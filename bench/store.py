@@ -23,25 +23,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from bench.schema import COLUMNS, NESTED, OPTIONAL_INTEGERS, csv_text
+from bench.verdicts import at_chance, bridged, verdicts
+
 if TYPE_CHECKING:  # pandas is imported where a table is built: writing a file must not wait for it
     import pandas as pd
 
 SCHEMA = 1
-NESTED = ("curve", "provenance", "generalisation", "gradient_flow")  # kept in the cell file, left out of the flat tables
-# At chance: the test loss no more than 10% below the memoryless loss (loss / chance > 0.9), and the
-# accuracy less than 10% of the way from chance to perfect. The loss catches the published trap (copy's
-# CE equal to the memoryless CE); the accuracy keeps a cell that does beat chance, but with poorly
-# calibrated outputs, from being flagged.
-AT_CHANCE_RATIO = 0.9
-AT_CHANCE_ACCURACY = 0.1
-# Bridged: the test loss below the short-memory baseline by more than this many standard errors of the
-# test set's own sampling error (about 95% one-sided at 2).
-BRIDGED_SE = 2.0
-VERDICTS = ("solved", "bridged", "partial memory", "at chance", "diverged", "failed")
-# what train_cell's diagnostics add to a row (empty with --no-diagnostics); the profile itself is NESTED
-DIAGNOSTIC_COLUMNS = ("grad_norm_median", "grad_norm_p95", "grad_norm_max", "clipped_fraction", "flow_decay",
-                      "flow_first_to_last")
-OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step", "eval_positions")
 _UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it), then put back
 os.umask(_UMASK)
 
@@ -130,18 +118,6 @@ class Store:
         return [record for record in map(self.load_cell, keys) if record is not None]
 
 
-# The table's columns, in order (tests/test_store.py holds them equal to what train_cell records), so
-# that a run with no finished cell yet still writes a table with its header.
-COLUMNS = ["key", "task", "task_version", "task_params", "model", "model_version", "protocol", "length",
-           "min_span", "seq_len", "seed", "hidden", "layers", "params", "threads", "steps_budget", "batch_size", "lr",
-           "clip", "stop", "eval_every", "eval_size", "time_limit", "status", "solved", "accuracy", "accuracy_se",
-           "loss", "loss_se", "sequences_correct", "eval_positions", "valid_accuracy", "valid_loss",
-           "best_valid_accuracy", "window_accuracy", "chance_accuracy", "chance_loss", "loss_ratio",
-           "short_memory_accuracy", "short_memory_loss", "solve_criterion", "steps", "steps_to_solve",
-           "sequences_to_solve", "diverged_step", "seconds", "steps_per_second", "device", "error",
-           *DIAGNOSTIC_COLUMNS, "at_chance", "bridged", "verdict"]
-
-
 def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per cell, without the nested curve and provenance."""
     import pandas as pd
@@ -168,40 +144,10 @@ def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def at_chance(frame: pd.DataFrame) -> pd.Series:
-    """Cells whose loss and accuracy both sit at the chance level (see AT_CHANCE_RATIO)."""
-    accuracy, chance = frame["accuracy"].astype(float), frame["chance_accuracy"].astype(float)
-    near_chance = (accuracy - chance < AT_CHANCE_ACCURACY * (1 - chance)) | accuracy.isna()
-    return (frame["loss_ratio"].astype(float) > AT_CHANCE_RATIO) & near_chance
-
-
-def bridged(frame: pd.DataFrame) -> pd.Series:
-    """Cells whose test loss beats the short-memory baseline (the best predictor blind to the inputs at
-    the full span) by more than BRIDGED_SE standard errors, and that are not at chance: they carried
-    information across the whole dependency."""
-    loss, short = frame["loss"].astype(float), frame["short_memory_loss"].astype(float)
-    beats = loss < short - BRIDGED_SE * frame["loss_se"].astype(float).fillna(float("inf"))
-    return beats & ~at_chance(frame)
-
-
-def verdicts(frame: pd.DataFrame) -> pd.Series:
-    """What a cell shows about memory: solved, bridged, partial memory (beats chance, not short memory),
-    at chance; or its status when training broke down (diverged, failed)."""
-    import pandas as pd
-
-    def one(row: pd.Series) -> str:
-        if row["status"] in ("failed", "diverged") and pd.isna(row["loss"]):
-            return row["status"]
-        if row["solved"]:
-            return "solved"
-        return "at chance" if row["at_chance"] else "bridged" if row["bridged"] else "partial memory"
-
-    return frame.apply(one, axis=1) if len(frame) else pd.Series(dtype=str)
-
-
 def write_tables(run_dir: Path, frame: pd.DataFrame) -> None:
-    """results.csv and results.parquet, each written atomically."""
-    atomic_write(run_dir / "results.csv", frame.to_csv(index=False).encode())
+    """results.csv (floats rounded, see bench.schema) and results.parquet (full precision), each written
+    atomically."""
+    atomic_write(run_dir / "results.csv", csv_text(frame).encode())
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     atomic_write(run_dir / "results.parquet", buffer.getvalue())

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-import tasks
+import longdep_tasks as tasks
 from bench import flow, models
 from bench.provenance import machine
-from bench.store import DIAGNOSTIC_COLUMNS
+from bench.schema import DIAGNOSTIC_COLUMNS
 from bench.sweep import PROTOCOL, Cell, compiles, content_hash
 
 STATUSES = ("solved", "unsolved", "timeout", "diverged", "failed")

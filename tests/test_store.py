@@ -1,4 +1,6 @@
 import json
+
+import numpy as np
 import pandas as pd
 
 from bench.store import Store, atomic_write, results_frame
@@ -73,7 +75,8 @@ def _current_umask():
 
 
 def test_table_columns_match_what_a_cell_records_and_an_empty_table_keeps_its_header(tmp_path):
-    from bench.store import COLUMNS, results_frame, write_tables
+    from bench.schema import COLUMNS
+    from bench.store import results_frame, write_tables
     from bench.sweep import Cell
     from bench.train import failed_record
 
@@ -81,3 +84,30 @@ def test_table_columns_match_what_a_cell_records_and_an_empty_table_keeps_its_he
     write_tables(tmp_path, results_frame([]))
     assert list(pd.read_csv(tmp_path / "results.csv").columns) == COLUMNS
     assert len(pd.read_parquet(tmp_path / "results.parquet")) == 0
+
+
+def test_results_readme_column_dictionary_is_the_schemas():
+    from pathlib import Path
+
+    from bench.schema import column_dictionary
+
+    readme = (Path(__file__).parent.parent / "results" / "README.md").read_text()
+    block = readme.split("<!-- columns:", 1)[1].split("-->\n", 1)[1].split("<!-- columns end -->", 1)[0]
+    assert block == column_dictionary(), "regenerate the block with `python -m bench.schema`"
+
+
+def test_csv_rounds_float32_noise_and_parquet_keeps_full_precision(tmp_path):
+    from bench.schema import COLUMN_SPECS, COLUMNS, GROUPS
+    from bench.store import results_frame, write_tables
+    from bench.sweep import Cell
+    from bench.train import failed_record
+
+    record = {**failed_record(Cell("adding", 5, "rnn", 0), "x"), "accuracy": float(np.float32(0.051)),
+              "loss": 1.2345678e-05, "loss_ratio": 0.5}
+    write_tables(tmp_path, results_frame([record]))
+    text = (tmp_path / "results.csv").read_text()
+    assert "0.051," in text and "0.0509999" not in text and "1.23457e-05" in text
+    assert pd.read_parquet(tmp_path / "results.parquet")["accuracy"][0] == float(np.float32(0.051))
+    # identity, settings, outcome, metrics, cost, provenance: each group's columns together, in that order
+    groups = [spec.group for spec in COLUMN_SPECS]
+    assert groups == sorted(groups, key=GROUPS.index) and COLUMNS[:2] == ["key", "task"]

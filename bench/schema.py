@@ -1,0 +1,152 @@
+"""The one schema of results.csv / results.parquet: every column, its group and what it means.
+
+The column order of the tables and the column dictionary in results/README.md both come from here
+(`python -m bench.schema` prints the dictionary; tests/test_store.py holds the README to it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUPS = ("identity", "settings", "outcome", "metrics", "cost", "provenance")
+GROUP_MEANINGS = {
+    "identity": "which cell this is (its key is a hash of everything that can change its numbers)",
+    "settings": "how it was trained",
+    "outcome": "what happened, and what it shows about memory (the last three derived when the table is built)",
+    "metrics": "the numbers, on the test split unless named otherwise, with the baselines they are read against",
+    "cost": "what it took",
+    "provenance": "where it ran (the cell file holds the full provenance)",
+}
+# Floats in results.csv carry this many significant digits: the metrics are computed in float32, whose
+# seventh digit is already noise (0.050999999046325684 is 0.051). Parquet and the cell files keep full
+# precision.
+CSV_SIGNIFICANT_DIGITS = 6
+# Kept in the cell file, left out of the flat tables.
+NESTED = ("curve", "provenance", "generalisation", "gradient_flow")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    group: str
+    meaning: str
+
+
+def _columns(group: str, *pairs: tuple[str, str]) -> list[Column]:
+    return [Column(name, group, meaning) for name, meaning in pairs]
+
+
+DIAGNOSTICS = _columns(
+    "metrics",
+    ("grad_norm_median", "median gradient norm before clipping over the finite training steps (empty with "
+                         "`--no-diagnostics` and in cells stored before diagnostics existed)"),
+    ("grad_norm_p95", "95th percentile of the same"),
+    ("grad_norm_max", "largest of the same"),
+    ("clipped_fraction", "share of steps whose norm exceeded `--clip` (0 with clipping off)"),
+    ("flow_decay", "after training, the least-squares slope of ln ‖dL/ds_t‖ against the distance T-1-t to "
+                   "the end of the sequence: ln of the factor the gradient shrinks by per step back in time"),
+    ("flow_first_to_last", "‖dL/ds_0‖ / ‖dL/ds_T-1‖"),
+)
+
+COLUMN_SPECS: list[Column] = [
+    *_columns(
+        "identity",
+        ("key", "the cell's content hash: the name of its file under cells/"),
+        ("task", "the task string, e.g. `adding:markers=anywhere`"),
+        ("task_version", "bumped whenever the task's data changes"),
+        ("task_params", "the task's options, as JSON"),
+        ("model", "the model's registered name"),
+        ("model_version", "bumped whenever the model's initialisation or computation changes"),
+        ("protocol", "the training loop's version"),
+        ("length", "the task's length parameter L (what it counts is stated per task)"),
+        ("min_span", "how far back every scored target reaches at least"),
+        ("seq_len", "the input sequence's length in steps"),
+        ("seed", "the seed of the model's initialisation and of the data streams"),
+    ),
+    *_columns(
+        "settings",
+        ("hidden", "the width of the model"),
+        ("layers", "the number of stacked layers"),
+        ("params", "the number of trainable parameters"),
+        ("threads", "torch and numba threads per cell (part of the key on CPU)"),
+        ("steps_budget", "the most optimizer steps allowed"),
+        ("batch_size", "sequences per step"),
+        ("lr", "the learning rate"),
+        ("clip", "the gradient-norm clipping threshold (0: off)"),
+        ("stop", "solved: stop at the first confirmed solve | budget: train the whole budget"),
+        ("eval_every", "steps between validation evaluations"),
+        ("eval_size", "sequences in the validation and test splits"),
+        ("time_limit", "seconds allowed per cell (0: none)"),
+        ("solve_criterion", "the solve rule applied, in words, with its source"),
+    ),
+    *_columns(
+        "outcome",
+        ("status", "solved | unsolved (budget hit) | timeout | diverged | failed"),
+        ("verdict", "solved | bridged | partial memory | at chance, or diverged | failed when there is no "
+                    "test number (derived)"),
+        ("solved", "the solve rule held on the training stream and the validation split confirmed it"),
+        ("at_chance", "loss no more than 10% below the chance loss, and accuracy less than 10% of the way from "
+                      "chance to perfect (derived)"),
+        ("bridged", "test loss below the short-memory loss by more than 2 standard errors, and not at chance "
+                    "(derived)"),
+        ("steps_to_solve", "the step at which the solve rule first held (one-batch resolution)"),
+        ("sequences_to_solve", "training sequences seen by then"),
+        ("diverged_step", "the step whose loss or gradient became non-finite"),
+        ("error", "the first line of the error of a failed cell"),
+    ),
+    *_columns(
+        "metrics",
+        ("accuracy", "test split, scored positions only"),
+        ("accuracy_se", "its binomial standard error"),
+        ("loss", "test split"),
+        ("loss_se", "its standard error over sequences"),
+        ("sequences_correct", "share of test sequences with every scored position right"),
+        ("eval_positions", "scored positions in the test split"),
+        ("valid_accuracy", "validation split at the last evaluation"),
+        ("valid_loss", "validation split at the last evaluation"),
+        ("best_valid_accuracy", "the best validation accuracy seen"),
+        ("window_accuracy", "the last 2000 training sequences when training ended"),
+        ("chance_accuracy", "accuracy of the best input-blind predictor"),
+        ("chance_loss", "loss of the best input-blind predictor"),
+        ("loss_ratio", "loss / chance loss"),
+        ("short_memory_accuracy", "accuracy of the best predictor blind only to the inputs at the full span"),
+        ("short_memory_loss", "loss of the same"),
+        *[(column.name, column.meaning) for column in DIAGNOSTICS],
+    ),
+    *_columns(
+        "cost",
+        ("steps", "optimizer steps run"),
+        ("seconds", "wall-clock seconds the cell took to train"),
+        ("steps_per_second", "steps / seconds"),
+    ),
+    *_columns(
+        "provenance",
+        ("device", "the device the cell ran on: cpu or cuda[:N]"),
+    ),
+]
+
+COLUMNS = [column.name for column in COLUMN_SPECS]
+DIAGNOSTIC_COLUMNS = tuple(column.name for column in DIAGNOSTICS)
+DERIVED = ("at_chance", "bridged", "verdict")  # computed when a table is built, never stored
+OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step", "eval_positions")
+
+
+def csv_text(frame) -> str:
+    """The table as CSV, floats to CSV_SIGNIFICANT_DIGITS significant digits."""
+    return frame.to_csv(index=False, float_format=f"%.{CSV_SIGNIFICANT_DIGITS}g")
+
+
+def column_dictionary() -> str:
+    """The column dictionary of results/README.md, as Markdown."""
+    lines = [f"Columns of results.csv and results.parquet, in this order. Floats in results.csv carry "
+             f"{CSV_SIGNIFICANT_DIGITS} significant digits (the metrics are float32, whose seventh digit is "
+             f"noise); results.parquet and the cell files keep full precision.", ""]
+    for group in GROUPS:
+        lines += [f"**{group.capitalize()}**: {GROUP_MEANINGS[group]}.", "", "| column | meaning |", "|---|---|"]
+        lines += [f"| `{c.name}` | {c.meaning} |" for c in COLUMN_SPECS if c.group == group]
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(column_dictionary())
