@@ -28,8 +28,8 @@ STATUS_MARKERS = {  # how each outcome is drawn over the model's line
     "solved": ("o", "solved"),
     "unsolved": ("o", "budget hit (unsolved)"),
     "timeout": ("s", "time limit hit"),
-    "diverged": ("X", "diverged"),
-    "failed": ("X", "failed"),
+    "diverged": ("D", "diverged (no test number: kept out of the mean)"),
+    "failed": ("X", "failed (no test number: kept out of the mean)"),
 }
 DODGE = 1.04  # factor between neighbouring models' x positions on the log length axis
 
@@ -202,32 +202,49 @@ def _legend_handles(palette: dict[str, Any], frame: pd.DataFrame, any_horizon: b
 
 
 def plot_learning_curves(records: list[dict[str, Any]], stem: Path) -> None:
-    """Held-out accuracy against optimizer step: a row per task, a column per length, a line per
-    (model, seed), chance dashed."""
+    """Validation accuracy (validation MSE, log scale, for regression tasks: an accuracy threshold hides how
+    far a regression is from solved) against optimizer step: a row per task, a column per length, a line
+    per (model, seed) ending in a dot at its last evaluation (so a one-point curve still shows), chance
+    dashed."""
     points = pd.DataFrame([{**point, "task": r["task"], "length": r["length"], "model": r["model"], "seed": r["seed"],
-                            "chance": r["chance_accuracy"]} for r in records for point in r.get("curve") or []])
+                            "chance": r["chance_accuracy"], "chance_loss": r.get("chance_loss")}
+                           for r in records for point in r.get("curve") or []])
     if points.empty:
         return
     tasks_shown, lengths = sorted(points["task"].unique()), sorted(points["length"].unique())
     palette = _palette(points["model"])
     figure, axes = plt.subplots(len(tasks_shown), len(lengths), figsize=(3.4 * len(lengths), 2.6 * len(tasks_shown)),
-                                squeeze=False, sharey=True)
+                                squeeze=False, sharey="row")
     for (row, task), (column, length) in itertools.product(enumerate(tasks_shown), enumerate(lengths)):
         # plain matplotlib lines: a seaborn FacetGrid draws the figure several times to lay it out
         axis, cell = axes[row][column], points[(points["task"] == task) & (points["length"] == length)]
+        metric, chance, label = _curve_metric(task)
         for (model, _), curve in cell.groupby(["model", "seed"], sort=True):
-            axis.plot(curve["step"], curve["eval_accuracy"], color=palette[model], linewidth=1.4)
-        if len(cell):
-            axis.axhline(cell["chance"].iloc[0], color="0.35", linestyle="--", linewidth=1)
-        axis.set_ylim(-0.03, 1.03)
+            axis.plot(curve["step"], curve[metric], color=palette[model], linewidth=1.4)
+            axis.plot(curve["step"].iloc[-1:], curve[metric].iloc[-1:], "o", color=palette[model], markersize=3.5)
+        if len(cell) and pd.notna(cell[chance].iloc[0]):
+            axis.axhline(cell[chance].iloc[0], color="0.35", linestyle="--", linewidth=1)
+        if metric == "eval_loss":
+            axis.set_yscale("log")
+        else:
+            axis.set_ylim(-0.03, 1.03)
         axis.set_title(f"{task}, L = {length}" if len(tasks_shown) > 1 else f"L = {length}", fontsize=9)
         axis.set_xlabel("optimizer step" if row == len(tasks_shown) - 1 else "")
-        axis.set_ylabel("validation accuracy" if column == 0 else "")
+        axis.set_ylabel(label if column == 0 else "")
     handles = [Line2D([], [], color=palette[model], label=model) for model in palette]
     handles.append(Line2D([], [], color="0.35", linestyle="--", label="chance"))
     figure.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.tight_layout()
     _save(figure, stem)
+
+
+def _curve_metric(task: str) -> tuple[str, str, str]:
+    """(curve column, chance column, axis label) of a task's learning curve: MSE for a regression."""
+    import longdep_tasks as tasks
+
+    if tasks.get(task).kind == "regress":
+        return "eval_loss", "chance_loss", "validation MSE (log)"
+    return "eval_accuracy", "chance", "validation accuracy"
 
 
 def plot_heatmap(summary: pd.DataFrame, stem: Path) -> None:

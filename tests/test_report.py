@@ -96,3 +96,39 @@ def test_steps_to_solve_axis_is_labelled_at_the_steps_drawn_even_within_one_deca
     build_report(tmp_path, RECORDS, {"name": "t"})
     svg = (tmp_path / "plots" / "steps_to_solve.svg").read_text()
     assert all(f"<!-- {label} -->" in svg for label in ("1,000", "1,400", "4,000"))  # solves and the budget
+
+
+def _figures(monkeypatch, draw, *args):
+    """The matplotlib figures a plot function draws, by stem name, instead of files."""
+    import bench.plots
+
+    drawn = {}
+    monkeypatch.setattr(bench.plots, "_save", lambda figure, stem: drawn.__setitem__(stem.name, figure))
+    draw(*args)
+    return drawn
+
+
+def test_broken_cells_are_drawn_apart_from_the_mean_each_with_its_own_marker(monkeypatch, tmp_path):
+    from bench.plots import STATUS_MARKERS, plot_accuracy_vs_length
+
+    figure = _figures(monkeypatch, plot_accuracy_vs_length, results_frame(RECORDS), tmp_path / "a")["a"]
+    assert STATUS_MARKERS["diverged"][0] != STATUS_MARKERS["failed"][0]
+    axis = figure.axes[0]
+    mean_lines = [line for line in axis.get_lines() if len(line.get_xdata()) and line.get_linestyle() == "-"]
+    # lstm has no test number at all: no mean line for it, only its two markers at 0
+    assert len(mean_lines) == 2 and {round(float(y), 3) for line in mean_lines for y in line.get_ydata()} == {0.8, 0.08}
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert any(label.startswith("diverged") for label in legend) and any(label.startswith("failed") for label in legend)
+
+
+def test_learning_curves_show_a_single_evaluation_and_mse_for_regression(monkeypatch, tmp_path):
+    from bench.plots import plot_learning_curves
+
+    one_point = [{"step": 5, "train_loss": 0.2, "eval_loss": 0.05, "eval_accuracy": 0.3, "seconds": 1.0}]
+    copy_cell = {**RECORDS[1], "task": "copy", "key": "c", "curve": one_point, "chance_accuracy": 0.1}
+    figure = _figures(monkeypatch, plot_learning_curves, [RECORDS[0], copy_cell], tmp_path / "c")["c"]
+    adding_axis, copy_axis = figure.axes[0], figure.axes[1]
+    assert adding_axis.get_yscale() == "log" and "MSE" in adding_axis.get_ylabel()
+    assert [float(y) for y in adding_axis.get_lines()[0].get_ydata()] == [0.1, 0.01]  # eval_loss, not accuracy
+    dots = [line for line in copy_axis.get_lines() if line.get_marker() == "o"]
+    assert copy_axis.get_yscale() == "linear" and [float(y) for line in dots for y in line.get_ydata()] == [0.3]
