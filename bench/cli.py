@@ -5,14 +5,13 @@ Every input error ends with one line on stderr and exit code 2, before anything 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import click
 
@@ -22,6 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from bench import models  # the registry only: torch is imported when a model is built
+from bench.cli_common import reachable, writable_file_option
 from bench.cli_runs import COMMANDS as RUN_COMMANDS
 from bench.registry import PluginError
 
@@ -763,7 +763,7 @@ def report(run_dir: Path, open_page: bool) -> None:
     """Rebuild a run's tables, plots and reports (HTML, Markdown) from its stored cells (no training)."""
     from bench.runner import rebuild_report
 
-    with _reachable(run_dir):
+    with reachable(run_dir):
         records = rebuild_report(run_dir)
     page = run_dir.absolute() / "report.html"
     click.echo(f"report rebuilt from {len(records)} cells -> {page} and report.md")
@@ -778,39 +778,6 @@ def _open_in_browser(page: Path) -> None:
         click.echo(f"bench: no web browser found; open {page} by hand", err=True)
 
 
-def _writable_file(path: Path | None, hint: str) -> Path | None:
-    folder = path and path.absolute().parent
-    if path is not None and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)):
-        raise click.BadParameter(f"{path} cannot be written (no folder {folder} with write permission)",
-                                 param_hint=hint)
-    return path
-
-
-def writable_file_option(*names: str, **settings: Any) -> Any:
-    """A file path option that must be writable (its folder exists and may be written)."""
-    return click.option(*names, type=click.Path(dir_okay=False, path_type=Path),
-                        callback=lambda ctx, param, value: _writable_file(value, f"'{param.opts[0]}'"), **settings)
-
-
-@contextlib.contextmanager
-def _reachable(*run_dirs: Path) -> Iterator[None]:
-    """Run folders whose cells can be read: exit 2 with one line, nothing written, when one is not a run
-    folder or its finished cells are out of reach (a folder copied out of its results root)."""
-    from bench.store import CellsUnreachable
-
-    for run_dir in run_dirs:
-        _require_run(run_dir)
-    try:
-        yield
-    except CellsUnreachable as error:
-        raise click.BadParameter(str(error), param_hint="RUN") from None
-
-
-def _require_run(run_dir: Path) -> None:
-    if not (run_dir / "manifest.json").is_file():
-        raise click.BadParameter(f"{run_dir} has no manifest.json: not a bench run folder", param_hint="RUN")
-
-
 class GateParam(click.ParamType):
     """`accuracy:-0.05` -> Gate."""
 
@@ -823,20 +790,6 @@ class GateParam(click.ParamType):
             return value if isinstance(value, Gate) else Gate.parse(str(value))
         except ValueError as error:
             self.fail(str(error), param, ctx)
-
-
-@cli.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@writable_file_option("--archive", required=True,
-                      help="Write the run, with its cells, to this .tar.gz: unpacked anywhere, it is a run folder "
-                           "that bench report and bench compare read.")
-def export(run_dir: Path, archive: Path) -> None:
-    """Pack a run folder and its cells into one archive, to move or share it."""
-    from bench.store import pack_run
-
-    with _reachable(run_dir):
-        packed = pack_run(run_dir, archive)
-    click.echo(f"{run_dir.name}: {packed} cells packed -> {archive}")
 
 
 @cli.command()
@@ -857,7 +810,7 @@ def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: 
     from bench.provenance import fingerprint_note
     from bench.store import results_frame
 
-    with _reachable(run_a, run_b):
+    with reachable(run_a, run_b):
         records_a, records_b = load_records(run_a), load_records(run_b)
     frame_a, frame_b = results_frame(records_a), results_frame(records_b)
     table = compare_runs(frame_a, frame_b)

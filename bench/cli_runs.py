@@ -1,5 +1,6 @@
-"""`bench ls`, `bench rm`, `bench gc`: the commands over a results root's runs (bench/runs.py does the
-work). Registered on the main group by bench/cli.py."""
+"""`bench ls`, `bench rm`, `bench gc`, `bench export`: the commands over a results root's runs as objects
+(bench/runs.py, bench/store.py and bench/trackers.py do the work). Registered on the main group by
+bench/cli.py."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 from pathlib import Path
 
 import click
+
+from bench.cli_common import reachable, writable_file_option
 
 out_option = click.option("--out", default="results", show_default=True, help="Results root.")
 
@@ -80,4 +83,52 @@ def gc_command(out: str, dry_run: bool) -> None:
     click.echo(f"deleted {len(deleted)} unreferenced cell(s) from {store.root / 'cells'}")
 
 
-COMMANDS = (list_command, remove_command, gc_command)
+
+
+@click.command("export")
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dest", metavar="[DEST]", required=False, type=click.Path(file_okay=False, path_type=Path))
+@writable_file_option("--archive", default=None,
+                      help="Write the run, with its cells, to this .tar.gz: unpacked anywhere, it is a run folder "
+                           "that bench report and bench compare read.")
+@click.option("--to", "tracker", type=click.Choice(["tensorboard", "mlflow"]), default=None,
+              help="Write the run to a tracker in DEST: tensorboard (a log folder: DEST/RUN/, one event folder per "
+                   "cell) or mlflow (a local file store, e.g. ./mlruns: one experiment named RUN, one run per cell).")
+def export_command(run_dir: Path, dest: Path | None, archive: Path | None, tracker: str | None) -> None:
+    """Pack a run with its cells into one archive (--archive), or write it to TensorBoard or MLflow (--to)."""
+    if (archive is None) == (tracker is None):
+        raise click.UsageError("give exactly one of --archive FILE and --to tensorboard|mlflow DEST")
+    if tracker and dest is None:
+        raise click.UsageError(f"--to {tracker} needs DEST, the folder to write to")
+    if archive and dest is not None:
+        raise click.UsageError("DEST is for --to; --archive names its file itself")
+    with reachable(run_dir):
+        if archive:
+            _export_archive(run_dir, archive)
+        else:
+            _export_tracker(run_dir, tracker, dest)
+
+
+def _export_archive(run_dir: Path, archive: Path) -> None:
+    from bench.store import pack_run
+
+    packed = pack_run(run_dir, archive)
+    click.echo(f"{run_dir.name}: {packed} cells packed -> {archive}")
+
+
+def _export_tracker(run_dir: Path, tracker: str, dest: Path) -> None:
+    from bench import trackers
+    from bench.report import task_grids
+    from bench.store import results_frame, run_records
+
+    records = run_records(run_dir)[1]
+    grids = task_grids(results_frame(records)) if records else {}
+    write = trackers.to_tensorboard if tracker == "tensorboard" else trackers.to_mlflow
+    try:
+        write(run_dir.name, records, grids, dest)
+    except (trackers.TrackerMissing, trackers.TargetExists) as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"{run_dir.name}: {len(records)} cells -> {tracker} in {dest}")
+
+
+COMMANDS = (export_command, list_command, remove_command, gc_command)

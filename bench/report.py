@@ -233,6 +233,12 @@ def length_header(length: int, span: Any) -> str:
     return f"L={length}" + (f", span≥{int(span)}" if span is not None and pd.notna(span) else "")
 
 
+def task_grids(frame: pd.DataFrame) -> dict[str, str]:
+    """Each task's model x length grid as a Markdown table (the selected setting, as in report.md)."""
+    shown = select_settings(summarize(frame))
+    return {task: _grid_table(shown[shown["task"] == task]) for task in sorted(frame["task"].unique())}
+
+
 def _grid_table(summary: pd.DataFrame) -> str:
     return _plain_markdown(grid_texts(summary))
 

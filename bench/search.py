@@ -10,8 +10,6 @@ of one (model, length); every stored cell is reused.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generator
