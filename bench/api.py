@@ -56,7 +56,7 @@ def _check_names(sweep: Sweep) -> None:
 def results(run_dir: str | Path) -> pd.DataFrame:
     """One row per stored cell of the run, the columns of its results.csv at full precision. Raises
     bench.store.CellsUnreachable when the run's finished cells cannot be found."""
-    from bench.compare import load_run
+    from bench.reporting.compare import load_run
 
     return load_run(Path(run_dir))
 
@@ -64,7 +64,7 @@ def results(run_dir: str | Path) -> pd.DataFrame:
 def compare(run_a: str | Path, run_b: str | Path) -> pd.DataFrame:
     """The rows of `bench compare A B`: per (task, model, setting, length), both runs' seed means, the
     difference, and its marker (better, worse, not significant, ...)."""
-    from bench.compare import compare_runs, load_run
+    from bench.reporting.compare import compare_runs, load_run
 
     return compare_runs(load_run(Path(run_a)), load_run(Path(run_b)))
 

@@ -709,7 +709,7 @@ def summary_json(summary: Any) -> str:
     import json
 
     from bench.horizon import headline
-    from bench.report import select_settings, summarize
+    from bench.reporting.grid import select_settings, summarize
     from bench.store import results_frame
 
     frame = results_frame(summary.records)
@@ -723,7 +723,7 @@ def summary_json(summary: Any) -> str:
 def summary_table(records: list[dict[str, Any]]) -> str:
     """The end-of-run grid per task (model x length), as plain text."""
     from bench.horizon import headline
-    from bench.report import ONE_SEED_NOTE, grid_texts, one_seed, select_settings, shown_number, summarize
+    from bench.reporting.grid import ONE_SEED_NOTE, grid_texts, one_seed, select_settings, shown_number, summarize
     from bench.showing import length_meaning
     from bench.store import results_frame
 
@@ -784,7 +784,7 @@ class GateParam(click.ParamType):
     name = "metric:delta"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        from bench.compare import Gate
+        from bench.reporting.compare import Gate
 
         try:
             return value if isinstance(value, Gate) else Gate.parse(str(value))
@@ -805,7 +805,7 @@ class GateParam(click.ParamType):
               help="Print the rows (both runs' numbers, difference, its standard error, marker) as one JSON object.")
 def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None, as_json: bool) -> int:
     """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
-    from bench.compare import (comparable, compare_runs, format_table, gate_failures, load_records,
+    from bench.reporting.compare import (comparable, compare_runs, format_table, gate_failures, load_records,
                                marker_counts, write_compare_html)
     from bench.provenance import fingerprint_note
     from bench.store import results_frame
@@ -846,7 +846,7 @@ def check(names: tuple[str, ...], lengths: tuple[int, ...] | None) -> int:
     """Check tasks and models against their contracts (all when no NAMES): exit 1 if any fails."""
     task_names, model_names = _split_names(names)
     import longdep_tasks as tasks
-    from bench.checks import check_model
+    from bench.models.checks import check_model
     from longdep_tasks._check import check_task
 
     failed = 0

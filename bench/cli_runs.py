@@ -1,5 +1,5 @@
 """`bench ls`, `bench rm`, `bench gc`, `bench export`: the commands over a results root's runs as objects
-(bench/runs.py, bench/store.py and bench/trackers.py do the work). Registered on the main group by
+(bench/runs.py, bench/store.py and bench/reporting/trackers.py do the work). Registered on the main group by
 bench/cli.py."""
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ def _export_archive(run_dir: Path, archive: Path) -> None:
 
 
 def _export_tracker(run_dir: Path, tracker: str, dest: Path) -> None:
-    from bench import trackers
-    from bench.report import task_grids
+    from bench.reporting import trackers
+    from bench.reporting.report import task_grids
     from bench.store import results_frame, run_records
 
     records = run_records(run_dir)[1]

@@ -148,7 +148,7 @@ def _measure(model: torch.nn.Module, name: str, step: int, batch: tuple, task: t
 
 def write_probe(folder: Path, spec: ProbeSpec, result: ProbeResult) -> None:
     """profiles.csv, summary.csv, training.csv, probe.json and plots probe.png/.svg, each written whole."""
-    from bench.plots import plot_probe
+    from bench.reporting.plots import plot_probe
     from bench.provenance import machine
     from bench.store import atomic_write, write_json
 

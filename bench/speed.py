@@ -247,7 +247,7 @@ def _sweep_seconds(sweep: list[str], jobs: int) -> float:
 def report_rows(repeats: int) -> Iterator[Row]:
     """Building a 9-cell run's tables, plots and reports as a run's tail does (plots drawn), and rebuilding
     it unchanged (`bench report` again: the plots are current), each against writing its tables alone."""
-    from bench.plots import DIGEST_FILE
+    from bench.reporting.plots import DIGEST_FILE
     from bench.runner import rebuild_report, run_sweep
     from bench.store import Store, results_frame, write_tables
     from bench.sweep import ModelConfig, Sweep, TrainConfig

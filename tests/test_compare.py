@@ -1,6 +1,6 @@
 import pytest
 
-from bench.compare import Gate, compare_runs
+from bench.reporting.compare import Gate, compare_runs
 from bench.store import Store, results_frame, write_json
 
 
@@ -137,7 +137,7 @@ def test_compare_says_when_the_runs_came_from_different_hardware_or_software(ben
 
 
 def test_swept_settings_are_compared_setting_by_setting():
-    from bench.compare import compare_runs, format_table
+    from bench.reporting.compare import compare_runs, format_table
 
     def cells(lr, accuracy):
         return [_cell("gru", 50, seed, accuracy, lr=lr, key=f"{lr}-{seed}") for seed in range(2)]

@@ -16,7 +16,7 @@ from torch import nn
 import longdep_tasks as tasks
 from bench import flow, models
 from bench.probe import ProbeSpec, run_probe
-from bench.report import build_report
+from bench.reporting.report import build_report
 from bench.store import results_frame
 from bench.sweep import Cell, ModelConfig, TrainConfig
 from bench.train import sequence_losses, train_cell
@@ -200,7 +200,7 @@ class PeekingStates(LinearRNN):
 @pytest.mark.parametrize("model, problem", [(lambda *a, **k: LinearRNN(0.5), None),
                                             (lambda *a, **k: PeekingStates(0.5), "not computed from the one before")])
 def test_the_model_checker_holds_an_opted_in_model_to_the_probe_contract(monkeypatch, model, problem):
-    from bench.checks import _check_states
+    from bench.models.checks import _check_states
 
     monkeypatch.setitem(models.registry._items, "opted-in", model)
     found = _check_states("opted-in", False, ADDING.n_inputs, ADDING.n_outputs)

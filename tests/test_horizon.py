@@ -10,7 +10,7 @@ import pytest
 
 from bench import presets
 from bench.horizon import Horizon, bootstrap_interval, headline, horizons, mean_interval, t95
-from bench.report import select_settings, summarize
+from bench.reporting.grid import select_settings, summarize
 from bench.search import candidate_lengths, find_horizons, gallop_then_bisect
 from bench.store import Store, results_frame
 from bench.sweep import ModelConfig, Sweep, TrainConfig

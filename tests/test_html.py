@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from bench.html import score, score_colour
-from bench.report import build_report
+from bench.reporting.html import score, score_colour
+from bench.reporting.report import build_report
 from bench.store import Store, write_json
 from test_report import RECORDS
 

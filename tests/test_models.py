@@ -39,10 +39,10 @@ def test_unknown_model_suggests():
 
 import math  # noqa: E402
 
-from bench.checks import check_model  # noqa: E402
+from bench.models.checks import check_model  # noqa: E402
 from bench.sweep import Cell, ModelConfig, TrainConfig  # noqa: E402
 from bench.train import train_cell  # noqa: E402
-from bench.zoo import linear_scan  # noqa: E402
+from bench.models.zoo import linear_scan  # noqa: E402
 
 
 @pytest.mark.parametrize("name", models.registry.names())

@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from bench.report import build_report, cell_text, summarize
+from bench.reporting.grid import cell_text, summarize
+from bench.reporting.report import build_report
 from bench.store import results_frame
 
 
@@ -76,12 +77,12 @@ def test_plot_is_byte_stable_between_builds(tmp_path):
 
 
 def test_plots_are_drawn_once_per_input_and_again_when_a_cell_changes(tmp_path, monkeypatch):
-    import bench.plots
+    import bench.reporting.plots
 
     build_report(tmp_path, RECORDS, {"name": "t"})
     drawn = []
-    real = bench.plots._draw_all
-    monkeypatch.setattr(bench.plots, "_draw_all", lambda *args: drawn.append(1) or real(*args))
+    real = bench.reporting.plots._draw_all
+    monkeypatch.setattr(bench.reporting.plots, "_draw_all", lambda *args: drawn.append(1) or real(*args))
     build_report(tmp_path, RECORDS, {"name": "t", "finished": 6})  # the same cells: nothing to draw
     assert drawn == []
     changed = [{**RECORDS[0], "accuracy": 0.95}, *RECORDS[1:]]
@@ -100,16 +101,16 @@ def test_steps_to_solve_axis_is_labelled_at_the_steps_drawn_even_within_one_deca
 
 def _figures(monkeypatch, draw, *args):
     """The matplotlib figures a plot function draws, by stem name, instead of files."""
-    import bench.plots
+    import bench.reporting.plots
 
     drawn = {}
-    monkeypatch.setattr(bench.plots, "_save", lambda figure, stem: drawn.__setitem__(stem.name, figure))
+    monkeypatch.setattr(bench.reporting.plots, "_save", lambda figure, stem: drawn.__setitem__(stem.name, figure))
     draw(*args)
     return drawn
 
 
 def test_broken_cells_are_drawn_apart_from_the_mean_each_with_its_own_marker(monkeypatch, tmp_path):
-    from bench.plots import STATUS_MARKERS, plot_accuracy_vs_length
+    from bench.reporting.plots import STATUS_MARKERS, plot_accuracy_vs_length
 
     figure = _figures(monkeypatch, plot_accuracy_vs_length, results_frame(RECORDS), tmp_path / "a")["a"]
     assert STATUS_MARKERS["diverged"][0] != STATUS_MARKERS["failed"][0]
@@ -122,7 +123,7 @@ def test_broken_cells_are_drawn_apart_from_the_mean_each_with_its_own_marker(mon
 
 
 def test_learning_curves_show_a_single_evaluation_and_mse_for_regression(monkeypatch, tmp_path):
-    from bench.plots import plot_learning_curves
+    from bench.reporting.plots import plot_learning_curves
 
     one_point = [{"step": 5, "train_loss": 0.2, "eval_loss": 0.05, "eval_accuracy": 0.3, "seconds": 1.0}]
     copy_cell = {**RECORDS[1], "task": "copy", "key": "c", "curve": one_point, "chance_accuracy": 0.1}

@@ -17,7 +17,7 @@ def test_tensorboard_export_reads_back_scalars_hparams_and_the_grid(bench_cli, f
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    from bench.trackers import cell_label
+    from bench.reporting.trackers import cell_label
 
     result = bench_cli("export", str(finished_run / "runs" / "base"), str(tmp_path / "tb"), "--to", "tensorboard")
     assert result.code == 0, result.stderr

@@ -2,7 +2,7 @@
 
 Every model maps (batch, time) token ids or (batch, time, features) to per-step outputs
 (batch, time, n_outputs). This module imports no torch: the built-in models are listed in BUILT_IN with
-their descriptions and versions, and the module that defines one (bench.recurrent, bench.zoo) is imported
+their descriptions and versions, and the module that defines one (bench.models.recurrent, bench.models.zoo) is imported
 the first time the model is built, so `bench models` and option checking start fast.
 """
 
@@ -23,23 +23,23 @@ versions: dict[str, int] = {}  # bump a model's version whenever its initial wei
 # name: (defining module, one-line description, version); the factory is the module's function of the
 # same name with '-' written '_'
 BUILT_IN: dict[str, tuple[str, str, int]] = {
-    "rnn": ("bench.recurrent", "vanilla tanh RNN (nn.RNN): the baseline that vanishing gradients limit", 1),
-    "lstm": ("bench.recurrent", "LSTM with a forget gate (nn.LSTM, Gers et al. 2000 form; not the 1997 LSTM)", 1),
-    "gru": ("bench.recurrent", "GRU (nn.GRU; Cho et al. 2014)", 1),
-    "irnn": ("bench.zoo", "ReLU RNN with identity recurrent init (Le, Jaitly & Hinton 2015)", 1),
-    "lstm-chrono": ("bench.zoo", "LSTM with chrono gate-bias init, T_max = sequence length (Tallec & Ollivier 2018)", 1),
-    "lstm-1997": ("bench.zoo", "LSTM without a forget gate, as in Hochreiter & Schmidhuber 1997 (gate pinned open)", 1),
-    "transformer": ("bench.zoo", "small causal Transformer (pre-norm, sinusoidal positions; hidden = width)", 1),
-    "lru": ("bench.zoo", "Linear Recurrent Unit, parallel scan over time (Orvieto et al. 2023)", 1),
+    "rnn": ("bench.models.recurrent", "vanilla tanh RNN (nn.RNN): the baseline that vanishing gradients limit", 1),
+    "lstm": ("bench.models.recurrent", "LSTM with a forget gate (nn.LSTM, Gers et al. 2000 form; not the 1997 LSTM)", 1),
+    "gru": ("bench.models.recurrent", "GRU (nn.GRU; Cho et al. 2014)", 1),
+    "irnn": ("bench.models.zoo", "ReLU RNN with identity recurrent init (Le, Jaitly & Hinton 2015)", 1),
+    "lstm-chrono": ("bench.models.zoo", "LSTM with chrono gate-bias init, T_max = sequence length (Tallec & Ollivier 2018)", 1),
+    "lstm-1997": ("bench.models.zoo", "LSTM without a forget gate, as in Hochreiter & Schmidhuber 1997 (gate pinned open)", 1),
+    "transformer": ("bench.models.zoo", "small causal Transformer (pre-norm, sinusoidal positions; hidden = width)", 1),
+    "lru": ("bench.models.zoo", "Linear Recurrent Unit, parallel scan over time (Orvieto et al. 2023)", 1),
 }
-TORCH_NAMES = ("SequenceModel", "_recurrent")  # bench.recurrent's, importable from here as before
+TORCH_NAMES = ("SequenceModel", "_recurrent")  # bench.models.recurrent's, importable from here as before
 
 
 def __getattr__(name: str) -> Any:
     """`from bench.models import SequenceModel` keeps working (plug-ins use it) without importing torch
     for every user of the registry."""
     if name in TORCH_NAMES:
-        return getattr(importlib.import_module("bench.recurrent"), name)
+        return getattr(importlib.import_module("bench.models.recurrent"), name)
     raise AttributeError(f"module 'bench.models' has no attribute {name!r}")
 
 

@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from bench.horizon import interval_text, with_settings
+from bench.reporting.grid import (GRID_NOTE, SELECTION_NOTE, header_items, length_header, select_settings,
+                                  settings_table, task_notes, verdict_text)
 from bench.schema import DIAGNOSTIC_COLUMNS
 
 STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "time limit", "diverged": "✗ diverged",
@@ -109,7 +111,6 @@ def cell_anchor(task: str, model: str, length: int) -> str:
 def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame,
                   manifest: dict[str, Any], plots_dir: Path) -> str:
     """report.html for one run."""
-    from bench.report import select_settings, settings_table
 
     name = manifest.get("name", "")
     body = [f"<h1 id='top'>bench run <code>{_e(name)}</code></h1>", header_html(manifest)]
@@ -133,7 +134,6 @@ def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: p
 
 def header_html(manifest: dict[str, Any]) -> str:
     """The sweep and its provenance as a definition list."""
-    from bench.report import header_items
 
     rows = "".join(f"<dt>{label}</dt><dd>{f'<code>{_e(text)}</code>' if label == 'command' else _e(text)}</dd>"
                    for label, text in header_items(manifest))
@@ -167,7 +167,7 @@ def published_html(frame: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
 
 def gradient_flow_html(records: list[dict[str, Any]]) -> list[str]:
     """The gradient-flow table at each task's longest length (nothing when no cell has diagnostics)."""
-    from bench.flowreport import FLOW_NOTE, flow_display, flow_table
+    from bench.reporting.flowreport import FLOW_NOTE, flow_display, flow_table
 
     table = flow_table(records)
     if table.empty:
@@ -179,7 +179,7 @@ def gradient_flow_html(records: list[dict[str, Any]]) -> list[str]:
 
 def length_generalisation_html(records: list[dict[str, Any]]) -> list[str]:
     """Train at L, test at L' (only when `--eval-lengths` was asked for)."""
-    from bench.generalisation import generalisation_summary
+    from bench.reporting.generalisation import generalisation_summary
 
     table = generalisation_summary(records)
     if table.empty:
@@ -190,7 +190,6 @@ def length_generalisation_html(records: list[dict[str, Any]]) -> list[str]:
 
 def task_section(cells: pd.DataFrame, summary: pd.DataFrame, several: bool = False) -> list[str]:
     """One task's heading, chance and solve criterion, and its model x length grid."""
-    from bench.report import GRID_NOTE, SELECTION_NOTE, task_notes
 
     first = cells.iloc[0]
     selection = f"<p>{_e(SELECTION_NOTE)}</p>" if several else ""
@@ -204,7 +203,6 @@ def grid_html(summary: pd.DataFrame, cell: Callable[[pd.Series], str] | None = N
     """A model x length grid (rows model, columns length) of one task, cells drawn by `cell` (default:
     `report_cell`); sortable by any length."""
     cell = cell or report_cell
-    from bench.report import length_header
 
     lengths = sorted(summary["length"].unique())
     spans = summary.drop_duplicates("length").set_index("length")["min_span"] if "min_span" in summary else {}
@@ -245,7 +243,6 @@ def outcome_text(row: pd.Series, statuses: list[str]) -> str:
     parts += [STATUS_WORDS[s] for s in statuses if s != "solved"]
     if row["at_chance"]:
         parts.append("≈chance")
-    from bench.report import verdict_text
 
     if verdict_text(row) and row["solved"] < row["seeds"]:
         parts.append(verdict_text(row))
@@ -343,12 +340,11 @@ def curve_svg(group: list[dict[str, Any]], width: int = 360, height: int = 170) 
 
 
 def render_compare(table: pd.DataFrame, summary_a: pd.DataFrame, summary_b: pd.DataFrame,
-                   names: tuple[str, str]) -> str:
-    """compare.html: per task, run A's grid and run B's grid side by side, then the difference grid."""
-    from bench.compare import marker_counts
-
+                   names: tuple[str, str], counts: str) -> str:
+    """compare.html: per task, run A's grid and run B's grid side by side, then the difference grid;
+    `counts` is compare's one-line tally of the markers."""
     body = [f"<h1 id='top'>bench compare <code>{_e(names[0])}</code> → <code>{_e(names[1])}</code></h1>",
-            "<p>" + _e(marker_counts(table)) + ". A difference counts when it exceeds twice its standard "
+            "<p>" + _e(counts) + ". A difference counts when it exceeds twice its standard "
             "error: the seed spread and each test set's binomial error combined.</p>"]
     for task in sorted(set(table["task"])):
         grids = [f"<div><h3>{_e(label)}: {_e(name)}</h3>{grid_html(summary[summary['task'] == task], plain_cell)}</div>"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.recurrent import SequenceModel, _recurrent
+from bench.models.recurrent import SequenceModel, _recurrent
 
 IRNN_INPUT_STD = 1e-3  # Le et al.: input weights from N(0, 0.001), recurrent = identity, biases 0
 

@@ -146,8 +146,9 @@ def _number(value: Any, signed: bool = False) -> str:
 def write_compare_html(path: Path, table: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame,
                        names: tuple[str, str]) -> None:
     """compare.html: the two runs' grids side by side and the difference grid."""
-    from bench.html import render_compare
-    from bench.report import select_settings, summarize
+    from bench.reporting.grid import select_settings, summarize
+    from bench.reporting.html import render_compare
 
-    page = render_compare(table, select_settings(summarize(a)), select_settings(summarize(b)), names)
+    page = render_compare(table, select_settings(summarize(a)), select_settings(summarize(b)), names,
+                          marker_counts(table))
     atomic_write(path, page.encode())

@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from bench.generalisation import generalisation_frame  # noqa: E402
+from bench.reporting.generalisation import generalisation_frame  # noqa: E402
 from bench.horizon import horizons, mean_interval  # noqa: E402
 from bench.showing import length_meaning  # noqa: E402
 from bench.store import atomic_write  # noqa: E402
@@ -322,7 +322,7 @@ def plot_length_generalisation(records: list[dict[str, Any]], stem: Path) -> Non
 def plot_gradient_flow(records: list[dict[str, Any]], stem: Path) -> None:
     """The end-of-training gradient-flow profiles at each task's longest length: a panel per task, a
     line per model (geometric mean over seeds), log scale."""
-    from bench.flowreport import flow_table, mean_profiles
+    from bench.reporting.flowreport import flow_table, mean_profiles
 
     profiles = mean_profiles(records)
     if profiles.empty:
