@@ -5,6 +5,7 @@ Every input error ends with one line on stderr and exit code 2, before anything 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -454,13 +455,13 @@ def _check_combination(options: dict[str, Any], device: str) -> None:
                                  param_hint="'--cells-per-gpu'")
 
 
-def _check_name_free(store: Any, name: str, sweep: Any, force: bool) -> None:
+def _check_name_free(store: Any, name: str, sweep: Any, force: bool, kind: str | None = None) -> None:
     """Before anything is written, and with --dry-run too: a --name clash is bad input (exit 2)."""
     from bench.runner import NameTaken, check_name_free
 
     if not force:
         try:
-            check_name_free(store, name, sweep)
+            check_name_free(store, name, sweep, kind)
         except NameTaken as error:
             raise click.BadParameter(str(error), param_hint="'--name'") from None
 
@@ -572,6 +573,8 @@ def _check_widths(sweep: Any) -> None:
               help="The shortest length to try [default: the task's minimum, at least 10].")
 @click.option("--ratio", type=FiniteFloat(1.05, 100), default=2.0, show_default=True,
               help="Factor between neighbouring candidate lengths.")
+@click.option("--force", is_flag=True,
+              help="Reuse a --name taken by another search or run, replacing its manifest (its cells stay).")
 @training_options
 @click.pass_context
 def horizon(ctx: click.Context, **options: Any) -> int:
@@ -594,14 +597,17 @@ def horizon(ctx: click.Context, **options: Any) -> int:
     sweep, root = _sweep_from_options(ctx, options, candidates)
     from bench.executors import make_executor
     from bench.runner import StorageError
-    from bench.search import find_horizons
+    from bench.search import HORIZON_KIND, find_horizons, horizon_run_name
     from bench.store import Store
 
+    searched = dataclasses.replace(sweep, lengths=candidates)  # the sweep its manifest records
+    _check_name_free(Store(root), options["name"] or horizon_run_name(sweep, candidates), searched, options["force"],
+                     HORIZON_KIND)
     executor = make_executor("local", sweep.device, sweep.threads, options["jobs"], options["cells_per_gpu"])
     _check_memory(sweep, getattr(executor, "jobs", 1))
     try:
         result = find_horizons(sweep, candidates, Store(root), executor, options["name"], options["progress"],
-                               ctx.obj["argv"])
+                               ctx.obj["argv"], force=True)
     except StorageError as error:
         raise click.ClickException(str(error)) from None
     click.echo(summary_table(result.records), err=True, nl=False)

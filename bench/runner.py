@@ -106,18 +106,22 @@ class NameTaken(ValueError):
     """A run name already used by a run of another sweep: refused, so that run's manifest is not replaced."""
 
 
-def check_name_free(store: Store, name: str, sweep: Sweep) -> None:
-    """Raise NameTaken when run `name` exists in `store` with a sweep other than `sweep`. The same sweep
-    resumes (its cells may still differ: an edited plug-in or task version gives new keys, computed anew)."""
+def check_name_free(store: Store, name: str, sweep: Sweep, kind: str | None = None) -> None:
+    """Raise NameTaken when run `name` exists in `store` with a sweep other than `sweep`, or is another kind
+    of run (`kind`: None for a grid, "horizon search" for `bench horizon`, whose sweep holds its candidate
+    lengths while its cells grow round by round). The same sweep resumes (its cells may still differ: an
+    edited plug-in or task version gives new keys, computed anew)."""
     run_dir = store.run_dir(name)
     if not (run_dir / "manifest.json").is_file():
         return
     try:
-        stored = read_manifest(run_dir)["sweep"]
+        manifest = read_manifest(run_dir)
+        stored = (manifest["sweep"], manifest.get("kind"))
     except (OSError, ValueError, KeyError, TypeError):
         stored = None
-    if stored != json.loads(json.dumps(sweep.to_dict(), default=str)):
-        what = "an unreadable manifest" if stored is None else "another sweep"
+    if stored != (json.loads(json.dumps(sweep.to_dict(), default=str)), kind):
+        what = "an unreadable manifest" if stored is None else "another sweep" if stored[1] == kind else (
+            f"a {stored[1] or 'grid run'}")
         raise NameTaken(f"run {name!r} already exists in {store.root / 'runs'} with {what}; choose another "
                         "--name, or add --force to replace its manifest (stored cells are kept)")
 

@@ -81,16 +81,27 @@ class HorizonSearch:
                 "cells": len(self.cells), "trained": self.trained, "grid_cells": self.grid_cells}
 
 
-def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, executor: Executor,
-                  name: str | None = None, progress: bool = True, argv: list[str] | None = None) -> HorizonSearch:
-    """Search every model of `sweep` (its lengths are ignored; `candidates` are searched) for its
-    horizon on the sweep's one task, all models in lockstep so each round's cells run together."""
-    run_dir = store.run_dir(name or f"horizon-{replace(sweep, lengths=candidates).default_name()}")
-    from bench.executors import release
-    from bench.runner import compute_cells, finish_run, new_manifest, start_run
+HORIZON_KIND = "horizon search"  # the manifest's "kind" of a bench horizon run
 
-    manifest = {**new_manifest(replace(sweep, lengths=candidates), run_dir.name, [], argv or provenance.argv()),
-                "kind": "horizon search"}
+
+def horizon_run_name(sweep: Sweep, candidates: tuple[int, ...]) -> str:
+    return f"horizon-{replace(sweep, lengths=candidates).default_name()}"
+
+
+def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, executor: Executor,
+                  name: str | None = None, progress: bool = True, argv: list[str] | None = None,
+                  force: bool = False) -> HorizonSearch:
+    """Search every model of `sweep` (its lengths are ignored; `candidates` are searched) for its
+    horizon on the sweep's one task, all models in lockstep so each round's cells run together. A name
+    taken by another search or run raises NameTaken unless `force`."""
+    searched = replace(sweep, lengths=candidates)
+    run_dir = store.run_dir(name or horizon_run_name(sweep, candidates))
+    from bench.executors import release
+    from bench.runner import check_name_free, compute_cells, finish_run, new_manifest, start_run
+
+    if not force:
+        check_name_free(store, run_dir.name, searched, HORIZON_KIND)
+    manifest = {**new_manifest(searched, run_dir.name, [], argv or provenance.argv()), "kind": HORIZON_KIND}
     start_run(store, run_dir, manifest)
     searches = {model: gallop_then_bisect(len(candidates)) for model in sweep.models}
     probes = {model: next(search) for model, search in searches.items()}

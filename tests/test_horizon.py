@@ -329,6 +329,17 @@ def test_horizon_command_trains_stores_and_reports_its_cell_counts(bench_cli, tm
     assert stored["candidates"] == [2, 4, 8] and stored["grid_cells"] == 6
     assert f"trained {stored['trained']} cells" in result.stdout and "a grid over the 3 candidate lengths needs 6" in result.stdout
     assert "rnn: probed L=" in result.stderr and "## Horizons" in (tmp_path / "runs" / "hz" / "report.md").read_text()
+    # the same search under its name resumes (nothing trained); another search, or a grid run, is refused
+    again = _tiny(bench_cli, tmp_path, "hz", "--models", "rnn", "--min-length", "2", "--max-length", "8",
+                  "--n-seeds", "2", "--hidden", "8", command="horizon")
+    assert "trained 0 cells" in again.stdout
+    before = {path: path.read_bytes() for path in (tmp_path / "runs" / "hz").iterdir() if path.is_file()}
+    for args in (["horizon", "--max-length", "16", "--min-length", "2"], ["run", "--lengths", "2,4,8"]):
+        clash = bench_cli(args[0], "--task", "delayed-recall", "--models", "rnn", *args[1:], "--n-seeds", "2",
+                          "--hidden", "8", "--steps", "3", "--eval-every", "3", "--eval-size", "16", "--out", tmp_path,
+                          "--name", "hz", "--no-progress", "--jobs", "1")
+        assert clash.code == 2 and "'hz' already exists" in clash.stderr and clash.stderr.count("\n") == 1, args
+    assert {path: path.read_bytes() for path in (tmp_path / "runs" / "hz").iterdir() if path.is_file()} == before
 
 
 def test_a_gpu_preset_on_cpu_prints_its_expected_cost_then_runs_and_reports_published(bench_cli, tmp_path):

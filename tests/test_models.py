@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from bench import models, recurrent
+from bench import models
+from bench.models import recurrent
 from bench.registry import UnknownNameError
 
 
