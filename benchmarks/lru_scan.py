@@ -1,7 +1,7 @@
 """How much does the LRU's parallel scan save over a step-by-step loop?
 
 Times forward + backward of the same diagonal complex recurrence, h_t = lambda * h_{t-1} + b_t, computed
-by `bench.zoo.linear_scan` (ceil(log2 T) vectorised rounds) and by a Python loop over T steps, on the
+by `bench.models.zoo.linear_scan` (ceil(log2 T) vectorised rounds) and by a Python loop over T steps, on the
 same inputs in the same run, alternating, and prints the ratio of the medians per length. It also checks
 that both give the same states.
 
@@ -16,7 +16,7 @@ import time
 import click
 import torch
 
-from bench.zoo import linear_scan
+from bench.models.zoo import linear_scan
 
 
 def sequential_scan(decay: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
