@@ -22,7 +22,10 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from bench import models  # the registry only: torch is imported when a model is built
-from bench.cli_common import reachable, writable_file_option
+from bench.cli_catalog import COMMANDS as CATALOG_COMMANDS
+from bench.cli_common import FiniteFloat, IntList, NameList, one_line, plugin_option
+from bench.cli_reports import COMMANDS as REPORT_COMMANDS
+from bench.cli_reports import summary_json, summary_table
 from bench.cli_runs import COMMANDS as RUN_COMMANDS
 from bench.registry import PluginError
 
@@ -57,77 +60,6 @@ class OneLineErrors(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def one_line(message: str) -> str:
-    """The message with newlines and other control characters (a user's value may hold any) escaped."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
-
-
-class IntList(click.ParamType):
-    """`50,200,1000` -> (50, 200, 1000), sorted and without repeats, each within [low, high]."""
-
-    name = "list"
-
-    def __init__(self, what: str, low: int, high: int) -> None:
-        self.what, self.low, self.high = what, low, high
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, ...]:
-        if isinstance(value, tuple):
-            return value
-        items = [item.strip() for item in str(value).split(",")]
-        if not items or any(not re.fullmatch(r"[+-]?\d+", item) for item in items):
-            self.fail(f"{value!r} is not a comma-separated list of whole numbers, e.g. 50,200,1000", param, ctx)
-        numbers = sorted(set(int(item) for item in items))
-        for number in numbers:
-            if not self.low <= number <= self.high:
-                self.fail(f"{self.what} {number} is outside {self.low}..{self.high:,}", param, ctx)
-        return tuple(numbers)
-
-
-class NameList(click.ParamType):
-    """`rnn,lstm` -> ('rnn', 'lstm'), each a registered name (unknown ones get suggestions)."""
-
-    name = "names"
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
-        if isinstance(value, tuple):
-            return value
-        if self.kind == "task":  # task strings may carry parameters: adding:markers=anywhere,copy
-            import longdep_tasks as tasks
-
-            return tuple(dict.fromkeys(self._task(item, param, ctx) for item in tasks.split_task_list(str(value))))
-        names = list(dict.fromkeys(item.strip() for item in str(value).split(",")))
-        for name in names:
-            if name not in models.registry.names():
-                self.fail(models.registry.unknown_message(name), param, ctx)
-        return tuple(names)
-
-    def shell_complete(self, ctx: Any, param: Any, incomplete: str) -> list[Any]:
-        """Tab completion of the last name of a comma list (`rnn,l<TAB>` -> `rnn,lstm`)."""
-        from click.shell_completion import CompletionItem
-
-        done, _, last = incomplete.rpartition(",")
-        prefix = f"{done}," if done else ""
-        if self.kind == "task":
-            import longdep_tasks as tasks
-
-            known = tasks.names()
-        else:
-            known = models.registry.names()
-        return [CompletionItem(prefix + name) for name in known if name.startswith(last)]
-
-    def _task(self, text: str, param: Any, ctx: Any) -> str:
-        """The canonical task string (defaults left out), or a one-line error saying what is wrong."""
-        import longdep_tasks as tasks
-
-        try:
-            return tasks.get(text).variant
-        except (tasks.UnknownNameError, tasks.VariantError) as error:
-            self.fail(str(error), param, ctx)
-
-
 class Device(click.ParamType):
     """auto | cpu | cuda | cuda:N, checked for form here; `resolve_device` asks torch what exists once
     every other option has passed (so a typo elsewhere costs no torch import)."""
@@ -158,16 +90,6 @@ def resolve_device(value: str) -> str:
     return value
 
 
-class FiniteFloat(click.FloatRange):
-    """A float range that also refuses nan and inf (click's FloatRange lets nan through)."""
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
 def writable_root(value: str) -> Path:
     """The output root, if it is (or can be created as) a writable folder; nothing is created here."""
     path = Path(value).expanduser().absolute()
@@ -180,26 +102,6 @@ def writable_root(value: str) -> Path:
         raise click.BadParameter(f"{path} cannot be written (no write permission in {probe})",
                                  param_hint="'--out'")
     return path
-
-
-def load_plugins(ctx: click.Context, param: click.Parameter, paths: tuple[str, ...]) -> tuple[str, ...]:
-    """`--plugin FILE.py` (repeatable): import each file before any other option is checked, so the
-    tasks and models it registers are valid names."""
-    if not paths:
-        return paths
-    from bench.plugins import load_plugin
-
-    for path in paths:
-        try:
-            load_plugin(path)
-        except PluginError as error:  # unreadable, or raised on import (a name registered twice included)
-            raise click.BadParameter(str(error), param=param) from None
-    return paths
-
-
-plugin_option = click.option(
-    "--plugin", "plugins", multiple=True, type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-    callback=load_plugins, help="A Python file that registers tasks or models (repeatable).")
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -674,17 +576,6 @@ def _probe_models(value: str) -> tuple[str, ...]:
     return NameList("model").convert(value, None, None)
 
 
-@cli.command("presets")
-def list_presets() -> None:
-    """List the published experiments `bench run --preset NAME` reproduces, with their sources, published
-    numbers and every stated difference."""
-    from bench import presets
-
-    for preset in presets.presets().values():
-        click.echo("\n".join(presets.describe(preset)))
-        click.echo()
-
-
 def _check_memory(sweep: Any, concurrent: int) -> None:
     from bench.runner import SweepTooLarge, check_fits
 
@@ -702,57 +593,6 @@ def _require_ray() -> None:
                                "(or pip install 'ray>=2.9')") from None
 
 
-def frame_records(frame: Any) -> list[dict[str, Any]]:
-    """A DataFrame's rows as JSON-ready dicts (NaN and NA as null, numpy scalars as numbers)."""
-    import json
-
-    return json.loads(frame.to_json(orient="records"))
-
-
-def summary_json(summary: Any) -> str:
-    """The end-of-run summary as one JSON object: counts, the grid (one row per task, model, setting and
-    length, as in report.md) and the horizon lines."""
-    import json
-
-    from bench.horizon import headline
-    from bench.reporting.grid import select_settings, summarize
-    from bench.store import results_frame
-
-    frame = results_frame(summary.records)
-    grid = select_settings(summarize(frame)) if len(frame) else frame
-    return json.dumps({"run_dir": str(summary.run_dir), "cells": len(summary.records), "computed": summary.computed,
-                       "reused": summary.reused, "failed": summary.failed,
-                       "grid": frame_records(grid),
-                       "horizons": headline(frame) if len(frame) else []}, indent=1)
-
-
-def summary_table(records: list[dict[str, Any]]) -> str:
-    """The end-of-run grid per task (model x length), as plain text."""
-    from bench.horizon import headline
-    from bench.reporting.grid import ONE_SEED_NOTE, grid_texts, one_seed, select_settings, shown_number, summarize
-    from bench.showing import length_meaning
-    from bench.store import results_frame
-
-    if not records:
-        return ""
-    frame = results_frame(records)
-    summary = select_settings(summarize(frame))
-    lines = ["horizons (largest L at least half of the seeds solved, 95% bootstrap interval):",
-             *[f"  {text}" for text in headline(frame)]]
-    for task, rows in summary.groupby("task"):
-        grid = grid_texts(rows)
-        first = rows.iloc[0]
-        one = f"; {ONE_SEED_NOTE[:-1]}" if one_seed(rows) else ""
-        lines.append(f"{task} (L = {length_meaning(task)}; test accuracy, chance {shown_number(first['chance_accuracy'], '.3f')}, "
-                     f"short memory {shown_number(first['short_memory_accuracy'], '.3f')}{one}):")
-        width = max(len(str(v)) for v in grid.values.ravel()) + 2
-        names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
-        lines.append("  " + "model".ljust(names) + "".join(str(column).ljust(width) for column in grid.columns))
-        for model, values in grid.iterrows():
-            lines.append("  " + model.ljust(names) + "".join(str(v).ljust(width) for v in values))
-    return "\n".join(lines) + "\n"
-
-
 def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...], hint: str = "'--lengths'") -> None:
     import longdep_tasks as tasks
 
@@ -762,210 +602,7 @@ def _check_lengths(task_names: tuple[str, ...], lengths: tuple[int, ...], hint: 
             raise click.BadParameter(f"task {name} needs lengths of at least {task.min_length}", param_hint=hint)
 
 
-@cli.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--open", "open_page", is_flag=True, help="Open report.html in the web browser afterwards.")
-def report(run_dir: Path, open_page: bool) -> None:
-    """Rebuild a run's tables, plots and reports (HTML, Markdown) from its stored cells (no training)."""
-    from bench.runner import rebuild_report
-
-    with reachable(run_dir):
-        records = rebuild_report(run_dir)
-    page = run_dir.absolute() / "report.html"
-    click.echo(f"report rebuilt from {len(records)} cells -> {page} and report.md")
-    if open_page:
-        _open_in_browser(page)
-
-
-def _open_in_browser(page: Path) -> None:
-    import webbrowser
-
-    if not webbrowser.open(page.as_uri()):
-        click.echo(f"bench: no web browser found; open {page} by hand", err=True)
-
-
-class GateParam(click.ParamType):
-    """`accuracy:-0.05` -> Gate."""
-
-    name = "metric:delta"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        from bench.reporting.compare import Gate
-
-        try:
-            return value if isinstance(value, Gate) else Gate.parse(str(value))
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
-
-
-@cli.command()
-@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--only-changed", is_flag=True, help="Hide rows whose marker is 'not significant'.")
-@click.option("--fail-on", "gate", type=GateParam(), default=None,
-              help="Exit 1 when a cell's accuracy dropped by more than this (e.g. accuracy:-0.05) "
-                   "or a cell newly diverged or failed.")
-@writable_file_option("--html", "html_path", default=None,
-                      help="Also write the two grids side by side with the difference grid to this HTML file.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the rows (both runs' numbers, difference, its standard error, marker) as one JSON object.")
-def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None, as_json: bool) -> int:
-    """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
-    from bench.reporting.compare import (comparable, compare_runs, format_table, gate_failures, load_records,
-                               marker_counts, write_compare_html)
-    from bench.provenance import fingerprint_note
-    from bench.store import results_frame
-
-    with reachable(run_a, run_b):
-        records_a, records_b = load_records(run_a), load_records(run_b)
-    frame_a, frame_b = results_frame(records_a), results_frame(records_b)
-    table = compare_runs(frame_a, frame_b)
-    if html_path is not None:
-        write_compare_html(html_path, table, frame_a, frame_b, (run_a.name, run_b.name))
-    shown = table[table["marker"] != "not significant"] if only_changed else table
-    if as_json:
-        import json
-
-        click.echo(json.dumps({"a": str(run_a), "b": str(run_b), "rows": frame_records(shown),
-                               "markers": marker_counts(table),
-                               "machines": fingerprint_note({"A": records_a, "B": records_b})}, indent=1))
-    else:
-        click.echo(format_table(shown))
-        click.echo(marker_counts(table))
-        click.echo(fingerprint_note({"A": records_a, "B": records_b}))
-    if gate is not None and comparable(table).empty:
-        click.echo(f"bench: --fail-on {gate.metric}:{gate.threshold:g} fails: no cell of A and B was comparable "
-                   "(see the markers above)", err=True)
-        return 1
-    if gate is not None and len(failures := gate_failures(table, gate)):
-        click.echo(f"bench: {len(failures)} cell(s) broke --fail-on {gate.metric}:{gate.threshold:g}", err=True)
-        return 1
-    return 0
-
-
-@cli.command()
-@plugin_option
-@click.argument("names", nargs=-1)
-@click.option("--lengths", type=IntList("length", 1, 100_000), default=None,
-              help="Dependency lengths to check tasks at [default: the minimum, 7 and 40].")
-def check(names: tuple[str, ...], lengths: tuple[int, ...] | None) -> int:
-    """Check tasks and models against their contracts (all when no NAMES): exit 1 if any fails."""
-    task_names, model_names = _split_names(names)
-    import longdep_tasks as tasks
-    from bench.models.checks import check_model
-    from longdep_tasks._check import check_task
-
-    failed = 0
-    for name in task_names:
-        task = tasks.get(name)
-        at = tuple(length for length in lengths if length >= task.min_length) if lengths else None
-        failed += _print_check("task", name, check_task(task, at or None))
-    for name in model_names:
-        failed += _print_check("model", name, check_model(name))
-    click.echo(f"{len(task_names) + len(model_names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
-def _split_names(names: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    import longdep_tasks as tasks
-
-    task_names, model_names = tasks.names(), models.registry.names()
-    if not names:
-        return task_names, model_names
-    for name in names:
-        if ":" in name:  # a task variant: its parameters are validated like --task's
-            NameList("task").convert(name, None, None)
-        elif name not in task_names and name not in model_names:
-            raise click.BadParameter(f"no task or model '{name}' (tasks: {', '.join(task_names)}; models: "
-                                     f"{', '.join(model_names)})", param_hint="NAMES")
-    return [n for n in names if n in task_names or ":" in n], [n for n in names if n in model_names]
-
-
-def _print_check(kind: str, name: str, problems: list[str]) -> int:
-    if not problems:
-        click.echo(f"✓ {kind} {name}")
-        return 0
-    click.echo(f"✗ {kind} {name}: {len(problems)} problem(s)")
-    for problem in problems:
-        click.echo(f"    {problem}")
-    return 1
-
-
-@cli.command("tasks")
-@plugin_option
-@click.option("--json", "as_json", is_flag=True,
-              help="Every task's spec as JSON: parameters, length meaning and spans, baselines, solve rule, peers.")
-def list_tasks(as_json: bool) -> None:
-    """List registered tasks and the parameters a task string may set."""
-    from bench.showing import task_spec
-    import longdep_tasks as tasks
-
-    if as_json:
-        import json
-
-        click.echo(json.dumps([task_spec(tasks.get(name)) for name in tasks.names()], indent=1))
-        return
-    for name in tasks.names():
-        task = tasks.get(name)
-        click.echo(f"{name:20} v{task.version}  L = {task.length_meaning}  {task.description}")
-        for key, option in task.options.items():
-            click.echo(f"{'':22}{key}={option.describe()} (default {option.default}): {option.help}")
-
-
-@cli.command("models")
-@plugin_option
-@click.option("--json", "as_json", is_flag=True, help="Every model as JSON: name, version, description, plug-in.")
-def list_models(as_json: bool) -> None:
-    """List registered models."""
-    if as_json:
-        import json
-
-        click.echo(json.dumps([{**models.identity(name), "description": models.descriptions.get(name, "")}
-                               for name in models.registry.names()], indent=1))
-        return
-    for name in models.registry.names():
-        click.echo(f"{name:20} {models.descriptions.get(name, '')}")
-
-
-@cli.command()
-@plugin_option
-@click.argument("task_name", metavar="TASK", type=NameList("task"))
-@click.option("--length", type=click.IntRange(1, 10_000), default=10, show_default=True,
-              help="The dependency length L of the example (what L means is task-specific; `bench tasks`).")
-@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=0, show_default=True,
-              help="The data seed: the example is sample 0 of the (task, L, seed) training stream.")
-def show(task_name: tuple[str, ...], length: int, seed: int) -> None:
-    """Print one generated example of TASK, so you can see what the model must do."""
-    from bench.showing import describe_example
-    import longdep_tasks as tasks
-
-    task = tasks.get(task_name[0])
-    if length < task.min_length:
-        raise click.BadParameter(f"task {task.name} needs a length of at least {task.min_length}",
-                                 param_hint="'--length'")
-    click.echo(describe_example(task, length, seed))
-
-
-@cli.command()
-@click.option("--quick", is_flag=True, help="Only what fits in under a minute: start-up, two generators at "
-                                            "n=1024, the loop at L=50, the report (no --jobs sweeps).")
-def speed(quick: bool) -> int:
-    """Measure every speed figure against a baseline timed in the same run (start-up, generators, training
-    loop, --jobs scaling, report build) and print one table; exit 1 when a target is missed."""
-    from bench.speed import measure, table
-
-    rows = []
-    for row in measure(quick):  # each row on stderr as it is measured: a long run interrupted keeps them
-        rows.append(row)
-        click.echo(" ".join(cell for cell in row.cells() if cell), err=True)
-    click.echo(table(rows))
-    missed = [row.figure for row in rows if row.ok is False]
-    if missed:
-        click.echo(f"bench: {len(missed)} target(s) missed: {'; '.join(missed)}", err=True)
-    return 1 if missed else 0
-
-
-for _command in RUN_COMMANDS:  # bench ls, rm, gc
+for _command in (*REPORT_COMMANDS, *CATALOG_COMMANDS, *RUN_COMMANDS):
     cli.add_command(_command)
 
 main = cli

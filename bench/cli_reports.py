@@ -1,0 +1,139 @@
+"""`bench report` and `bench compare`, and the end-of-run summary `bench run` prints (a table, or one
+JSON object with --json). Registered on the main group by bench/cli.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench.cli_common import frame_records, reachable, writable_file_option
+
+
+def summary_json(summary: Any) -> str:
+    """The end-of-run summary as one JSON object: counts, the grid (one row per task, model, setting and
+    length, as in report.md) and the horizon lines."""
+    import json
+
+    from bench.horizon import headline
+    from bench.reporting.grid import select_settings, summarize
+    from bench.store import results_frame
+
+    frame = results_frame(summary.records)
+    grid = select_settings(summarize(frame)) if len(frame) else frame
+    return json.dumps({"run_dir": str(summary.run_dir), "cells": len(summary.records), "computed": summary.computed,
+                       "reused": summary.reused, "failed": summary.failed,
+                       "grid": frame_records(grid),
+                       "horizons": headline(frame) if len(frame) else []}, indent=1)
+
+
+def summary_table(records: list[dict[str, Any]]) -> str:
+    """The end-of-run grid per task (model x length), as plain text."""
+    from bench.horizon import headline
+    from bench.reporting.grid import ONE_SEED_NOTE, grid_texts, one_seed, select_settings, shown_number, summarize
+    from bench.showing import length_meaning
+    from bench.store import results_frame
+
+    if not records:
+        return ""
+    frame = results_frame(records)
+    summary = select_settings(summarize(frame))
+    lines = ["horizons (largest L at least half of the seeds solved, 95% bootstrap interval):",
+             *[f"  {text}" for text in headline(frame)]]
+    for task, rows in summary.groupby("task"):
+        grid = grid_texts(rows)
+        first = rows.iloc[0]
+        one = f"; {ONE_SEED_NOTE[:-1]}" if one_seed(rows) else ""
+        lines.append(f"{task} (L = {length_meaning(task)}; test accuracy, chance {shown_number(first['chance_accuracy'], '.3f')}, "
+                     f"short memory {shown_number(first['short_memory_accuracy'], '.3f')}{one}):")
+        width = max(len(str(v)) for v in grid.values.ravel()) + 2
+        names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
+        lines.append("  " + "model".ljust(names) + "".join(str(column).ljust(width) for column in grid.columns))
+        for model, values in grid.iterrows():
+            lines.append("  " + model.ljust(names) + "".join(str(v).ljust(width) for v in values))
+    return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--open", "open_page", is_flag=True, help="Open report.html in the web browser afterwards.")
+def report(run_dir: Path, open_page: bool) -> None:
+    """Rebuild a run's tables, plots and reports (HTML, Markdown) from its stored cells (no training)."""
+    from bench.runner import rebuild_report
+
+    with reachable(run_dir):
+        records = rebuild_report(run_dir)
+    page = run_dir.absolute() / "report.html"
+    click.echo(f"report rebuilt from {len(records)} cells -> {page} and report.md")
+    if open_page:
+        _open_in_browser(page)
+
+
+def _open_in_browser(page: Path) -> None:
+    import webbrowser
+
+    if not webbrowser.open(page.as_uri()):
+        click.echo(f"bench: no web browser found; open {page} by hand", err=True)
+
+
+class GateParam(click.ParamType):
+    """`accuracy:-0.05` -> Gate."""
+
+    name = "metric:delta"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from bench.reporting.compare import Gate
+
+        try:
+            return value if isinstance(value, Gate) else Gate.parse(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+@click.command()
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--only-changed", is_flag=True, help="Hide rows whose marker is 'not significant'.")
+@click.option("--fail-on", "gate", type=GateParam(), default=None,
+              help="Exit 1 when a cell's accuracy dropped by more than this (e.g. accuracy:-0.05) "
+                   "or a cell newly diverged or failed.")
+@writable_file_option("--html", "html_path", default=None,
+                      help="Also write the two grids side by side with the difference grid to this HTML file.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the rows (both runs' numbers, difference, its standard error, marker) as one JSON object.")
+def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None, as_json: bool) -> int:
+    """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
+    from bench.reporting.compare import (comparable, compare_runs, format_table, gate_failures, load_records,
+                               marker_counts, write_compare_html)
+    from bench.provenance import fingerprint_note
+    from bench.store import results_frame
+
+    with reachable(run_a, run_b):
+        records_a, records_b = load_records(run_a), load_records(run_b)
+    frame_a, frame_b = results_frame(records_a), results_frame(records_b)
+    table = compare_runs(frame_a, frame_b)
+    if html_path is not None:
+        write_compare_html(html_path, table, frame_a, frame_b, (run_a.name, run_b.name))
+    shown = table[table["marker"] != "not significant"] if only_changed else table
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"a": str(run_a), "b": str(run_b), "rows": frame_records(shown),
+                               "markers": marker_counts(table),
+                               "machines": fingerprint_note({"A": records_a, "B": records_b})}, indent=1))
+    else:
+        click.echo(format_table(shown))
+        click.echo(marker_counts(table))
+        click.echo(fingerprint_note({"A": records_a, "B": records_b}))
+    if gate is not None and comparable(table).empty:
+        click.echo(f"bench: --fail-on {gate.metric}:{gate.threshold:g} fails: no cell of A and B was comparable "
+                   "(see the markers above)", err=True)
+        return 1
+    if gate is not None and len(failures := gate_failures(table, gate)):
+        click.echo(f"bench: {len(failures)} cell(s) broke --fail-on {gate.metric}:{gate.threshold:g}", err=True)
+        return 1
+    return 0
+
+
+COMMANDS = (report, compare)
