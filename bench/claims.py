@@ -9,10 +9,13 @@ it holds between processes of one machine or of one local file system, not acros
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
 from pathlib import Path
+
+from typing import Iterator
 
 from bench.store import Store
 
@@ -49,6 +52,40 @@ class Claims:
 
     def release(self, key: str) -> None:
         os.close(self.held.pop(key))  # closing the descriptor drops the lock
+
+
+@contextlib.contextmanager
+def run_in_progress(store: Store) -> Iterator[None]:
+    """Held, shared, for a run's whole life (from its first look at the store to its report), so that
+    `bench gc` never deletes a stored cell a starting run is about to reuse. It waits only while a gc
+    holds the lock (a gc takes seconds)."""
+    with file_lock(store.root / ".runs.lock", fcntl.LOCK_SH):
+        yield
+
+
+@contextlib.contextmanager
+def no_run_in_progress(store: Store) -> Iterator[bool]:
+    """Held, exclusive, by `bench gc`: yields False at once (and holds nothing) when a run is in progress;
+    while it is held, a run that starts waits for it."""
+    with file_lock(store.root / ".runs.lock", fcntl.LOCK_EX | fcntl.LOCK_NB) as held:
+        yield held
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, operation: int = fcntl.LOCK_EX) -> Iterator[bool]:
+    """flock(2) on `path` (created with its folder): yields True while held, or False at once when
+    `operation` has LOCK_NB and another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(handle, operation)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(handle)  # closing the descriptor drops the lock
 
 
 def lock_path(store: Store, key: str) -> Path:

@@ -259,6 +259,10 @@ training_options = _options(
     click.option("--name", default=None, help="Run folder name (default: tasks + a hash of the sweep)."),
     click.option("--progress/--no-progress", default=True, show_default=True,
                  help="Progress bars (only on a terminal)."),
+    click.option("--plots", type=click.Choice(["background", "now"]), default="background", show_default=True,
+                 help="When the plot files are drawn: background (the run ends once its tables and reports are "
+                      "written; a separate process draws the plots and embeds them in report.html seconds later) "
+                      "or now (before the run ends: for a script that reads the plots right away)."),
 )
 
 # hyperparameter axes: `run` only (`bench horizon` searches lengths for one setting per model)
@@ -329,7 +333,8 @@ def run(ctx: click.Context, **options: Any) -> int:
         return 0
     try:
         summary = run_sweep(sweep, Store(root), options["name"], executor, options["progress"], ctx.obj["argv"],
-                            options["fresh"], options["retry_failed"], options["preset"], force=True)
+                            options["fresh"], options["retry_failed"], options["preset"], force=True,
+                            plots=options["plots"])
     except StorageError as error:  # disk full or permissions, mid-run: a failure (exit 1), not bad input
         raise click.ClickException(str(error)) from None
     click.echo(summary_table(summary.records), err=True, nl=False)
@@ -509,7 +514,7 @@ def horizon(ctx: click.Context, **options: Any) -> int:
     _check_memory(sweep, getattr(executor, "jobs", 1))
     try:
         result = find_horizons(sweep, candidates, Store(root), executor, options["name"], options["progress"],
-                               ctx.obj["argv"], force=True)
+                               ctx.obj["argv"], force=True, plots=options["plots"])
     except StorageError as error:
         raise click.ClickException(str(error)) from None
     click.echo(summary_table(result.records), err=True, nl=False)

@@ -67,7 +67,9 @@ def remove_command(names: tuple[str, ...], out: str) -> None:
 @click.option("--dry-run", is_flag=True, help="List the cells that would be deleted; delete nothing.")
 def gc_command(out: str, dry_run: bool) -> None:
     """Delete stored cells that no run references (older than 10 minutes: a horizon search between
-    rounds may not have named its newest cells yet). Refused while a run is computing in the root."""
+    rounds may not have named its newest cells yet). Refused while a run is in progress in the root; a
+    run that starts meanwhile waits for gc to finish."""
+    from bench.claims import no_run_in_progress
     from bench.runs import busy_cell, collect_garbage, unreferenced_cells
     from bench.store import Store
 
@@ -76,10 +78,11 @@ def gc_command(out: str, dry_run: bool) -> None:
         for path in unreferenced_cells(store):
             click.echo(path.stem)
         return
-    if (key := busy_cell(store)) is not None:
-        raise click.BadParameter(f"a run is computing cell {key} in {store.root}; run gc when it is done",
-                                 param_hint="'--out'")
-    deleted = collect_garbage(store)
+    with no_run_in_progress(store) as idle:
+        if not idle or (key := busy_cell(store)) is not None:
+            what = "a run is in progress" if not idle else f"a run is computing cell {key}"
+            raise click.BadParameter(f"{what} in {store.root}; run gc when it is done", param_hint="'--out'")
+        deleted = collect_garbage(store)
     click.echo(f"deleted {len(deleted)} unreferenced cell(s) from {store.root / 'cells'}")
 
 

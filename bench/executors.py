@@ -275,6 +275,27 @@ def _terminate_pool(pool: ProcessPoolExecutor) -> None:
 
 # --- Ray ------------------------------------------------------------------------------------------
 
+LOOPBACK = "127.0.0.1"
+
+
+def start_local_ray(**settings: Any) -> None:
+    """A local Ray instance whose node lives on the loopback interface: its processes are addressed as
+    127.0.0.1, so no Ray traffic uses the machine's network address. Ray itself rewrites a 127.0.0.1
+    node address to the machine's routable IP (services.resolve_ip_for_localhost, a private function);
+    it is held back while the instance starts, and where a Ray version lacks it nothing is patched."""
+    import contextlib
+    from unittest import mock
+
+    import ray
+
+    services = getattr(getattr(ray, "_private", None), "services", None)
+    keep_loopback = (mock.patch.object(services, "resolve_ip_for_localhost", lambda host: host)
+                     if hasattr(services, "resolve_ip_for_localhost") else contextlib.nullcontext())
+    with keep_loopback:
+        ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 **settings)
+
+
 class RayExecutor:
     """Cells as Ray tasks with `cpus_per_cell` CPUs and a (fractional) `gpus_per_cell` GPU each.
 
@@ -287,9 +308,11 @@ class RayExecutor:
     def map(self, cells: Sequence[Cell], on_progress: ProgressCallback | None = None) -> Iterator[dict]:
         import ray
 
-        if not ray.is_initialized():  # a local instance listens on the loopback interface only
-            where = {"address": self.address} if self.address else {"_node_ip_address": "127.0.0.1"}
-            ray.init(**where, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            else:
+                start_local_ray()
         task = ray.remote(num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell)(_train_on_ray)
         plugins = loaded_plugins()
         running = {task.remote(cell, plugins): cell for cell in cells}

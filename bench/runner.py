@@ -20,12 +20,12 @@ import torch
 
 import longdep_tasks as tasks
 from bench import models, provenance
-from bench.claims import Claims, remove_temporaries
+from bench.claims import Claims, remove_temporaries, run_in_progress
 from bench.cost import CostModel, makespan, seconds_text, shape_key, workers_pay
 from bench.executors import Executor, InProcessExecutor, LocalExecutor, release
 from bench.plugins import loaded_plugins
 from bench.progress import Display
-from bench.reporting.report import build_report
+from bench.reporting.report import Plots, build_report
 from bench.store import Store, read_manifest, run_records, write_json
 from bench.sweep import Cell, Sweep
 
@@ -128,12 +128,14 @@ def check_name_free(store: Store, name: str, sweep: Sweep, kind: str | None = No
 
 def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
               progress: bool = True, argv: list[str] | None = None, fresh: bool = False,
-              retry_failed: bool = False, preset: str | None = None, force: bool = False) -> RunSummary:
+              retry_failed: bool = False, preset: str | None = None, force: bool = False,
+              plots: Plots = "now") -> RunSummary:
     """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report.
 
     Another run may share the store: a cell it is computing is waited for and reused, never computed
     twice. A failed write (disk full, permissions) stops the sweep with StorageError; what was
-    stored before stays. A name taken by a run with other cells raises NameTaken unless `force`."""
+    stored before stays. A name taken by a run with other cells raises NameTaken unless `force`.
+    `plots="background"` leaves the plot files to a drawing process (the command line's default)."""
     cells = sweep.expand()
     name = name or sweep.default_name()
     if not force:
@@ -142,13 +144,14 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
     manifest = new_manifest(sweep, run_dir.name, cells, argv or provenance.argv())
     if preset:
         manifest["preset"] = preset
-    start_run(store, run_dir, manifest)
     computed, executor = 0, executor or InProcessExecutor()
-    try:
-        computed = compute_cells(cells, store, executor, progress, fresh, retry_failed)
-    finally:  # also on Ctrl-C: the run's tables describe what did finish
-        release(executor)
-        records = finish_run(store, run_dir, manifest, cells)
+    with run_in_progress(store):  # gc deletes nothing from here to the report
+        start_run(store, run_dir, manifest)
+        try:
+            computed = compute_cells(cells, store, executor, progress, fresh, retry_failed)
+        finally:  # also on Ctrl-C: the run's tables describe what did finish
+            release(executor)
+            records = finish_run(store, run_dir, manifest, cells, plots)
     return RunSummary(run_dir, records, computed=computed, reused=len(cells) - computed)
 
 
@@ -202,13 +205,15 @@ def _worth_starting(executor: Executor, todo: list[Cell], serial_seconds: float,
     return executor
 
 
-def finish_run(store: Store, run_dir: Path, manifest: dict[str, Any], cells: list[Cell]) -> list[dict[str, Any]]:
-    """Rewrite the manifest and rebuild the run's tables and report from the stored cells."""
+def finish_run(store: Store, run_dir: Path, manifest: dict[str, Any], cells: list[Cell],
+               plots: Plots = "now") -> list[dict[str, Any]]:
+    """Rewrite the manifest and rebuild the run's tables and report from the stored cells (the plots
+    drawn before returning, or by a drawing process of their own: `plots`)."""
     records = store.load_cells(cell.key for cell in cells)
     manifest.update(cells=[cell.key for cell in cells], finished=len(records), updated=time.time())
     with _storing(store, quiet=sys.exc_info()[0] is not None):
         write_json(run_dir / "manifest.json", manifest)
-        build_report(run_dir, records, manifest)
+        build_report(run_dir, records, manifest, plots)
     return records
 
 

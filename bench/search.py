@@ -20,6 +20,7 @@ from bench.sweep import Cell, Sweep
 
 if TYPE_CHECKING:  # the search's driver imports torch; `bench horizon`'s option checks must not
     from bench.executors import Executor
+    from bench.reporting.report import Plots
 
 Search = Generator[int, bool, int]
 
@@ -90,45 +91,51 @@ def horizon_run_name(sweep: Sweep, candidates: tuple[int, ...]) -> str:
 
 def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, executor: Executor,
                   name: str | None = None, progress: bool = True, argv: list[str] | None = None,
-                  force: bool = False) -> HorizonSearch:
+                  force: bool = False, plots: Plots = "now") -> HorizonSearch:
     """Search every model of `sweep` (its lengths are ignored; `candidates` are searched) for its
     horizon on the sweep's one task, all models in lockstep so each round's cells run together. A name
     taken by another search or run raises NameTaken unless `force`."""
     searched = replace(sweep, lengths=candidates)
     run_dir = store.run_dir(name or horizon_run_name(sweep, candidates))
+    from bench.claims import run_in_progress
     from bench.executors import release
-    from bench.runner import check_name_free, compute_cells, finish_run, new_manifest, start_run
+    from bench.runner import check_name_free, finish_run, new_manifest, start_run
 
     if not force:
         check_name_free(store, run_dir.name, searched, HORIZON_KIND)
     manifest = {**new_manifest(searched, run_dir.name, [], argv or provenance.argv()), "kind": HORIZON_KIND}
-    start_run(store, run_dir, manifest)
-    searches = {model: gallop_then_bisect(len(candidates)) for model in sweep.models}
-    probes = {model: next(search) for model, search in searches.items()}
-    found: dict[str, int | None] = {}
-    probed: dict[str, list[int]] = {model: [] for model in sweep.models}
-    cells: list[Cell] = []
-    trained = 0
-    try:
-        while probes:
-            round_cells = {model: _probe_cells(sweep, model, candidates[index]) for model, index in probes.items()}
-            batch = [cell for group in round_cells.values() for cell in group]
-            cells += [cell for cell in batch if cell not in cells]
-            trained += compute_cells(batch, store, executor, progress)
-            for model in list(probes):
-                probed[model].append(candidates[probes[model]])
-                try:
-                    probes[model] = searches[model].send(_solved(store, round_cells[model]))
-                except StopIteration as done:
-                    found[model] = candidates[done.value] if done.value >= 0 else None
-                    del probes[model]
-    finally:
-        release(executor)  # the workers served every round; they stop with the search
-        result = HorizonSearch(run_dir, candidates, found, probed, cells, trained, [])
-        manifest["horizon_search"] = result.summary()
-        result.records = finish_run(store, run_dir, manifest, cells)
-        write_json(run_dir / "horizon.json", result.summary())
+    result = HorizonSearch(run_dir, candidates, {}, {model: [] for model in sweep.models}, [], 0, [])
+    with run_in_progress(store):  # gc deletes nothing from here to the report
+        start_run(store, run_dir, manifest)
+        try:
+            _search_rounds(result, sweep, store, executor, progress)
+        finally:
+            release(executor)  # the workers served every round; they stop with the search
+            manifest["horizon_search"] = result.summary()
+            result.records = finish_run(store, run_dir, manifest, result.cells, plots)
+            write_json(run_dir / "horizon.json", result.summary())
     return result
+
+
+def _search_rounds(result: HorizonSearch, sweep: Sweep, store: Store, executor: Executor, progress: bool) -> None:
+    """Round by round, each model's next probe length, until every model's search ends; `result` holds
+    what was done so far when a round is cut short."""
+    from bench.runner import compute_cells
+
+    searches = {model: gallop_then_bisect(len(result.candidates)) for model in sweep.models}
+    probes = {model: next(search) for model, search in searches.items()}
+    while probes:
+        round_cells = {model: _probe_cells(sweep, model, result.candidates[index]) for model, index in probes.items()}
+        batch = [cell for group in round_cells.values() for cell in group]
+        result.cells += [cell for cell in batch if cell not in result.cells]
+        result.trained += compute_cells(batch, store, executor, progress)
+        for model in list(probes):
+            result.probed[model].append(result.candidates[probes[model]])
+            try:
+                probes[model] = searches[model].send(_solved(store, round_cells[model]))
+            except StopIteration as done:
+                result.horizons[model] = result.candidates[done.value] if done.value >= 0 else None
+                del probes[model]
 
 
 def _probe_cells(sweep: Sweep, model: str, length: int) -> list[Cell]:

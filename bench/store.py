@@ -211,12 +211,16 @@ def pack_run(run_dir: Path, archive: Path) -> int:
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path in sorted(run_dir.rglob("*")):
             relative = path.relative_to(run_dir)
-            if path.is_file() and relative.parts[0] != "cells" and not path.name.endswith(".tmp"):
+            if path.is_file() and relative.parts[0] != "cells" and not path.name.endswith(PRIVATE_SUFFIXES):
                 tar.add(path, arcname=f"{run_dir.name}/{relative}", recursive=False)
         for key, (path, _) in cells.items():
             tar.add(path, arcname=f"{run_dir.name}/cells/{key[:2]}/{key}.json", recursive=False)
     atomic_write(Path(archive), buffer.getvalue())
     return len(cells)
+
+
+# a run folder's files that belong to this machine's processes, not to the run: never packed
+PRIVATE_SUFFIXES = (".tmp", ".lock", ".drawing.log")
 
 
 def write_json(path: Path, data: Any) -> None:

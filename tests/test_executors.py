@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.executors import InProcessExecutor, LocalExecutor, RayExecutor, local_slots, make_executor
+from bench.executors import InProcessExecutor, LocalExecutor, RayExecutor, local_slots, make_executor, start_local_ray
 from bench.runner import run_sweep
 from bench.store import Store
 from bench.sweep import Cell, ModelConfig, Sweep, TrainConfig
@@ -16,8 +16,8 @@ NUMBERS = ("key", "status", "loss", "accuracy", "best_valid_accuracy", "steps", 
 def _ray_executor():
     ray = require_ray()
     if not ray.is_initialized():
-        ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        start_local_ray(num_cpus=2)
+    assert {node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]} == {"127.0.0.1"}
     return RayExecutor()
 
 

@@ -131,5 +131,8 @@ def test_learning_curves_show_a_single_evaluation_and_mse_for_regression(monkeyp
     adding_axis, copy_axis = figure.axes[0], figure.axes[1]
     assert adding_axis.get_yscale() == "log" and "MSE" in adding_axis.get_ylabel()
     assert [float(y) for y in adding_axis.get_lines()[0].get_ydata()] == [0.1, 0.01]  # eval_loss, not accuracy
+    figure.canvas.draw()
+    labels = [tick.get_text() for tick in adding_axis.get_yticklabels() + adding_axis.get_yticklabels(minor=True)]
+    assert {"0.01", "0.1"} <= set(labels) and not any("e-" in label or "10^" in label for label in labels)
     dots = [line for line in copy_axis.get_lines() if line.get_marker() == "o"]
     assert copy_axis.get_yscale() == "linear" and [float(y) for line in dots for y in line.get_ydata()] == [0.3]

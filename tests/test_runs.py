@@ -146,6 +146,35 @@ def test_gc_keeps_fresh_cells_and_waits_for_a_running_sweep(bench_cli, finished_
     assert len(list((root / "cells").glob("*/*.json"))) == 2
 
 
+def test_gc_is_refused_while_a_run_reuses_cells_and_a_starting_run_waits_for_gc(bench_cli, finished_run, tmp_path):
+    """A run that only reuses stored cells claims none of them; the root lock keeps gc off its cells."""
+    import threading
+
+    from bench.claims import no_run_in_progress, run_in_progress
+    from bench.store import Store
+
+    root = _copy_root(finished_run, tmp_path)
+    assert bench_cli("rm", "base", "--out", str(root)).code == 0
+    _age_cells(root)
+    with run_in_progress(Store(root)):  # a run between its first look at the store and its report
+        refused = bench_cli("gc", "--out", str(root))
+        assert refused.code == 2 and "a run is in progress" in refused.stderr
+    assert len(list((root / "cells").glob("*/*.json"))) == 2
+    started = threading.Event()
+
+    def start_a_run():
+        with run_in_progress(Store(root)):
+            started.set()
+
+    with no_run_in_progress(Store(root)) as idle:  # gc at work
+        assert idle
+        runner = threading.Thread(target=start_a_run)
+        runner.start()
+        assert not started.wait(0.5)  # the run waits for gc
+    runner.join(10)
+    assert started.is_set()
+
+
 def test_run_commands_bad_input_is_one_line(bench_cli, finished_run, tmp_path):
     for args in (["ls", "--out", str(tmp_path / "none")], ["rm", "nope", "--out", str(finished_run)],
                  ["rm", "../runs", "--out", str(finished_run)], ["gc", "--out", str(tmp_path / "none")], ["rm"]):

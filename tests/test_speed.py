@@ -35,3 +35,11 @@ def test_a_missed_target_is_marked_and_exits_1(bench_cli, monkeypatch):
     assert lines[0].startswith("| figure") and set(lines[1]) <= {"|", "-"} and len(lines) == 5
     monkeypatch.setattr(speed, "measure", lambda quick: rows[:1])
     assert bench_cli("speed").code == 0
+
+
+def test_the_report_rows_time_the_tail_apart_from_drawing_the_plots():
+    tail, drawing, rebuild = speed.report_rows(1)
+    assert tail.figure.startswith("run's tail") and tail.target == f"<= {speed.REPORT_SECONDS} s"
+    assert drawing.figure.startswith("plots drawn") and drawing.ok is None  # informational: off the tail
+    assert rebuild.figure.startswith("report rebuild") and all(row.baseline > 0 for row in (tail, drawing, rebuild))
+    assert tail.value < drawing.value  # the tail does not wait for matplotlib

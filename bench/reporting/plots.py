@@ -3,7 +3,6 @@ steps to solve. Byte-stable: the same cells give the same files."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 from pathlib import Path
@@ -18,10 +17,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from bench.reporting.generalisation import generalisation_frame  # noqa: E402
 from bench.horizon import horizons, mean_interval  # noqa: E402
 from bench.showing import length_meaning  # noqa: E402
+from bench.reporting.plotdigest import DIGEST_FILE, drawn_from, inputs_digest  # noqa: E402
 from bench.store import atomic_write  # noqa: E402
 
 STATUS_MARKERS = {  # how each outcome is drawn over the model's line
@@ -37,35 +38,11 @@ DODGE = 1.04  # factor between neighbouring models' x positions on the log lengt
 def write_plots(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame, folder: Path) -> None:
     """Every plot of a run into `folder`, as PNG and SVG; nothing is drawn again when the plots there were
     drawn from the same inputs by the same code (a rebuilt report, a re-run that computed nothing)."""
-    digest = _inputs_digest(frame, records, summary)
-    if _drawn_from(folder) == digest:
+    digest = inputs_digest(frame, records, summary)
+    if drawn_from(folder) == digest:
         return
     _draw_all(frame, records, summary, folder)
     atomic_write(folder / DIGEST_FILE, digest.encode())
-
-
-DIGEST_FILE = ".inputs.sha256"  # what the plots in the folder were drawn from
-
-
-def _inputs_digest(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame) -> str:
-    """sha256 of everything a plot depends on: the tables, the records, this module and the libraries."""
-    from bench.store import canonical_json
-
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(f"{matplotlib.__version__} {sns.__version__}".encode())
-    for table in (frame, summary):
-        digest.update(table.to_csv(index=False).encode())
-    digest.update(canonical_json(sorted(records, key=lambda record: record["key"])))
-    return digest.hexdigest()
-
-
-def _drawn_from(folder: Path) -> str | None:
-    """The digest the folder's plots were drawn from, if every plot it lists is still there."""
-    try:
-        digest = (folder / DIGEST_FILE).read_text()
-    except OSError:
-        return None
-    return digest if all((folder / f"{stem}.png").exists() for stem in ("accuracy_vs_length", "heatmap")) else None
 
 
 def _draw_all(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame, folder: Path) -> None:
@@ -226,6 +203,7 @@ def plot_learning_curves(records: list[dict[str, Any]], stem: Path) -> None:
             axis.axhline(cell[chance].iloc[0], color="0.35", linestyle="--", linewidth=1)
         if metric == "eval_loss":
             axis.set_yscale("log")
+            _plain_log_labels(axis)
         else:
             axis.set_ylim(-0.03, 1.03)
         axis.set_title(f"{task}, L = {length}" if len(tasks_shown) > 1 else f"L = {length}", fontsize=9)
@@ -236,6 +214,17 @@ def plot_learning_curves(records: list[dict[str, Any]], stem: Path) -> None:
     figure.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.tight_layout()
     _save(figure, stem)
+
+
+def _plain_log_labels(axis: plt.Axes) -> None:
+    """A log y axis labelled in plain numbers (0.2, 0.3, not 2×10⁻¹), its minor ticks too when the data
+    span under two decades (where a plain log axis may show no label at all)."""
+    def decades() -> float:
+        low, high = axis.get_ylim()
+        return float(np.log10(high / low)) if low > 0 else float("inf")
+
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if decades() < 2 else ""))
 
 
 def _curve_metric(task: str) -> tuple[str, str, str]:
