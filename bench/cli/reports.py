@@ -1,5 +1,5 @@
 """`bench report` and `bench compare`, and the end-of-run summary `bench run` prints (a table, or one
-JSON object with --json). Registered on the main group by bench/cli.py."""
+JSON object with --json). Registered on the main group by bench/cli/__init__.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from bench.cli_common import frame_records, reachable, writable_file_option
+from bench.cli.common import frame_records, reachable, writable_file_option
 
 
 def summary_json(summary: Any) -> str:

@@ -1,12 +1,12 @@
 """What bench knows and how fast it is: `bench tasks`, `models`, `presets`, `show`, `check` and `speed`.
-Registered on the main group by bench/cli.py."""
+Registered on the main group by bench/cli/__init__.py."""
 
 from __future__ import annotations
 
 import click
 
 from bench import models  # the registry only: torch is imported when a model is built
-from bench.cli_common import IntList, NameList, plugin_option
+from bench.cli.common import IntList, NameList, plugin_option
 
 
 @click.command("presets")

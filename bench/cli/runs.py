@@ -1,6 +1,6 @@
 """`bench ls`, `bench rm`, `bench gc`, `bench export`: the commands over a results root's runs as objects
 (bench/runs.py, bench/store.py and bench/reporting/trackers.py do the work). Registered on the main group by
-bench/cli.py."""
+bench/cli/__init__.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bench.cli_common import reachable, writable_file_option
+from bench.cli.common import reachable, writable_file_option
 
 out_option = click.option("--out", default="results", show_default=True, help="Results root.")
 

@@ -22,11 +22,11 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from bench import models  # the registry only: torch is imported when a model is built
-from bench.cli_catalog import COMMANDS as CATALOG_COMMANDS
-from bench.cli_common import FiniteFloat, IntList, NameList, one_line, plugin_option
-from bench.cli_reports import COMMANDS as REPORT_COMMANDS
-from bench.cli_reports import summary_json, summary_table
-from bench.cli_runs import COMMANDS as RUN_COMMANDS
+from bench.cli.catalog import COMMANDS as CATALOG_COMMANDS
+from bench.cli.common import FiniteFloat, IntList, NameList, one_line, plugin_option
+from bench.cli.reports import COMMANDS as REPORT_COMMANDS
+from bench.cli.reports import summary_json, summary_table
+from bench.cli.runs import COMMANDS as RUN_COMMANDS
 from bench.registry import PluginError
 
 MAX_LENGTH = 10_000_000
