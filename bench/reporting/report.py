@@ -7,6 +7,7 @@ writes report.html again with them embedded; `bench report` draws them before it
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -54,9 +55,13 @@ class _PlotInputs:
         self.shown = select_settings(summary) if len(frame) else summary
         self.cells = selected_cells(frame, self.shown) if len(frame) else frame
 
+    @functools.cached_property
+    def digest(self) -> str:
+        return inputs_digest(self.cells, self.records, self.shown)
+
     def current(self) -> bool:
         """Whether the plot files in the folder were drawn from these inputs (nothing to draw: True)."""
-        return not len(self.frame) or drawn_from(self.folder) == inputs_digest(self.cells, self.records, self.shown)
+        return not len(self.frame) or drawn_from(self.folder) == self.digest
 
     def draw(self) -> None:
         """Draw the plot files (not again when current); two drawers of one run take turns."""
