@@ -16,7 +16,7 @@ import numpy as np
 
 from longdep_tasks import Option, Peer, Task, register
 from longdep_tasks._jit import njit, prange
-from longdep_tasks._rng import clear_row, filled, randint, sample_key, token_arrays
+from longdep_tasks._rng import filled, randint, sample_key, token_arrays
 
 
 def _lag_copy_kernel(stream, start, n, length, n_symbols):
@@ -25,11 +25,13 @@ def _lag_copy_kernel(stream, start, n, length, n_symbols):
 
 @njit(parallel=True, cache=True)
 def _fill_lag_copy(x, y, mask, stream, start, length, n_symbols):
-    for i in prange(x.shape[0]):
-        clear_row(x, y, mask, i, 0, 0)
+    for i in prange(x.shape[0]):  # every element written once, no clearing first
         key = sample_key(stream, start + i)
         for t in range(2 * length):
             x[i, t] = randint(key, t, n_symbols)
+        for t in range(length):
+            y[i, t] = 0
+            mask[i, t] = False
         for t in range(length, 2 * length):
             y[i, t] = x[i, t - length]
             mask[i, t] = True
