@@ -246,8 +246,21 @@ def _time_shapes(sweep: list[str]) -> None:
 
 
 def _sweep_seconds(sweep: list[str], jobs: int) -> float:
+    """Wall seconds of the whole command, as a user waits for it; the drawing process it leaves behind
+    finishes before anything else is timed (it would take the CPU from the next command)."""
     with tempfile.TemporaryDirectory() as out:
-        return _wall([sys.executable, "-m", "bench", "run", *sweep, "--jobs", str(jobs), "--out", out])()
+        seconds = _wall([sys.executable, "-m", "bench", "run", *sweep, "--jobs", str(jobs), "--out", out])()
+        _wait_for_plots(Path(out))
+        return seconds
+
+
+def _wait_for_plots(root: Path, limit: float = 300) -> None:
+    """Until every run folder under `root` has current plots (its drawing process is done)."""
+    from bench.reporting.plotdigest import drawn_from
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and any(drawn_from(run / "plots") is None for run in (root / "runs").iterdir()):
+        time.sleep(0.05)
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -256,7 +269,7 @@ def report_rows(repeats: int) -> Iterator[Row]:
     """A 9-cell run's tail (tables, report.md and report.html written, the plots handed to a drawing
     process), drawing its plots (`bench report`, or that process: off the tail), and rebuilding it
     unchanged, each against writing its tables alone."""
-    from bench.reporting.plotdigest import DIGEST_FILE, drawn_from
+    from bench.reporting.plotdigest import DIGEST_FILE
     from bench.reporting.report import build_report
     from bench.runner import rebuild_report, run_sweep
     from bench.store import Store, read_manifest, results_frame, write_tables
@@ -273,9 +286,7 @@ def report_rows(repeats: int) -> Iterator[Row]:
         def tail() -> float:
             (plots / DIGEST_FILE).unlink(missing_ok=True)
             seconds = _timed(lambda: build_report(run_dir, records, manifest, plots="background"))
-            deadline = time.monotonic() + 300  # the drawing process finishes before anything else is timed
-            while drawn_from(plots) is None and time.monotonic() < deadline:
-                time.sleep(0.05)
+            _wait_for_plots(Path(out))  # the drawing process finishes before anything else is timed
             return seconds
 
         def drawn_now() -> float:
