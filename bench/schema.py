@@ -127,7 +127,6 @@ COLUMN_SPECS: list[Column] = [
 
 COLUMNS = [column.name for column in COLUMN_SPECS]
 DIAGNOSTIC_COLUMNS = tuple(column.name for column in DIAGNOSTICS)
-DERIVED = ("at_chance", "bridged", "verdict")  # computed when a table is built, never stored
 OPTIONAL_INTEGERS = ("params", "steps_to_solve", "sequences_to_solve", "diverged_step", "eval_positions")
 
 

@@ -85,10 +85,6 @@ class HorizonSearch:
 HORIZON_KIND = "horizon search"  # the manifest's "kind" of a bench horizon run
 
 
-def horizon_run_name(sweep: Sweep, candidates: tuple[int, ...]) -> str:
-    return f"horizon-{replace(sweep, lengths=candidates).default_name()}"
-
-
 def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, executor: Executor,
                   name: str | None = None, progress: bool = True, argv: list[str] | None = None,
                   force: bool = False, plots: Plots = "now") -> HorizonSearch:
@@ -96,7 +92,7 @@ def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, execu
     horizon on the sweep's one task, all models in lockstep so each round's cells run together. A name
     taken by another search or run raises NameTaken unless `force`."""
     searched = replace(sweep, lengths=candidates)
-    run_dir = store.run_dir(name or horizon_run_name(sweep, candidates))
+    run_dir = store.run_dir(name or f"horizon-{searched.default_name()}")
     from bench.claims import run_in_progress
     from bench.executors import release
     from bench.runner import check_name_free, finish_run, new_manifest, start_run

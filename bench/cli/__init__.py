@@ -5,7 +5,6 @@ Every input error ends with one line on stderr and exit code 2, before anything 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
@@ -503,18 +502,17 @@ def horizon(ctx: click.Context, **options: Any) -> int:
     candidates = candidate_lengths(low, options["max_length"], options["ratio"])
     sweep, root = _sweep_from_options(ctx, options, candidates)
     from bench.executors import make_executor
-    from bench.runner import StorageError
-    from bench.search import HORIZON_KIND, find_horizons, horizon_run_name
+    from bench.runner import NameTaken, StorageError
+    from bench.search import find_horizons
     from bench.store import Store
 
-    searched = dataclasses.replace(sweep, lengths=candidates)  # the sweep its manifest records
-    _check_name_free(Store(root), options["name"] or horizon_run_name(sweep, candidates), searched, options["force"],
-                     HORIZON_KIND)
     executor = make_executor("local", sweep.device, sweep.threads, options["jobs"], options["cells_per_gpu"])
     _check_memory(sweep, getattr(executor, "jobs", 1))
-    try:
+    try:  # a --name clash is found before anything is written
         result = find_horizons(sweep, candidates, Store(root), executor, options["name"], options["progress"],
-                               ctx.obj["argv"], force=True, plots=options["plots"])
+                               ctx.obj["argv"], force=options["force"], plots=options["plots"])
+    except NameTaken as error:
+        raise click.BadParameter(str(error), param_hint="'--name'") from None
     except StorageError as error:
         raise click.ClickException(str(error)) from None
     click.echo(summary_table(result.records), err=True, nl=False)
