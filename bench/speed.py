@@ -66,6 +66,22 @@ def best_of(repeats: int, *timers: Callable[[], float], pick: Callable[[list[flo
     return [pick(kept) for kept in times]
 
 
+def paired(rounds: int, baseline: Callable[[], float], timer: Callable[[], float]) -> tuple[float, float, float]:
+    """(median baseline, median time, median of the per-round ratios baseline / time), the two run back to
+    back each round, in turns as to which goes first. For whole commands of seconds: a slow spell of a
+    shared machine lasts about as long as a command, so a ratio within a pair is steadier than the best
+    of each side taken from different rounds, and the turns keep either side from always running second."""
+    pairs = []
+    for round_ in range(rounds):
+        if round_ % 2:
+            found, base = timer(), baseline()
+        else:
+            base, found = baseline(), timer()
+        pairs.append((base, found))
+    bases, founds = zip(*pairs)
+    return statistics.median(bases), statistics.median(founds), statistics.median(b / f for b, f in pairs)
+
+
 def _wall(command: list[str]) -> Callable[[], float]:
     def run() -> float:
         started = time.perf_counter()
@@ -197,9 +213,70 @@ def harness_loop_seconds(cell: "Cell") -> float:  # noqa: F821
     return train_cell(cell)["seconds"]
 
 
+def lockstep_step_seconds(first: Callable[[], object], second: Callable[[], object]) -> tuple[list[float], list[float]]:
+    """Each loop's step times, the two loops run in two threads that take turns one training step at a
+    time (a step lasts from one training forward pass of a recurrent model to the next). Only one thread
+    runs at any moment, so the loops never compete, and the slow swings of a shared machine (a loop run
+    whole can read 20% slower than the next: CPU taken by neighbours) fall on both loops step by step
+    instead of on whichever ran then."""
+    import threading
+
+    import torch
+
+    from bench.models.recurrent import SequenceModel
+
+    turn, running, errors = threading.Condition(), {0, 1}, []
+    state, local, times = {"turn": 0}, threading.local(), ([], [])
+
+    def wait_for_turn() -> None:
+        with turn:
+            turn.wait_for(lambda: state["turn"] == local.me)
+
+    def hand_over(done: bool = False) -> None:
+        with turn:
+            if done:
+                running.discard(local.me)
+            if 1 - local.me in running:
+                state["turn"] = 1 - local.me
+                turn.notify_all()
+
+    def at_forward(module: torch.nn.Module, _args: tuple) -> None:
+        if not isinstance(module, SequenceModel) or not torch.is_grad_enabled():  # evaluation is not a step
+            return
+        if local.resumed is not None:
+            times[local.me].append(time.perf_counter() - local.resumed)
+        hand_over()
+        wait_for_turn()
+        local.resumed = time.perf_counter()
+
+    def worker(me: int, loop: Callable[[], object]) -> None:
+        local.me, local.resumed = me, None
+        wait_for_turn()
+        try:
+            loop()
+        except BaseException as error:  # re-raised in the caller
+            errors.append(error)
+        finally:
+            hand_over(done=True)
+
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(at_forward)
+    try:
+        threads = [threading.Thread(target=worker, args=pair) for pair in enumerate((first, second))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        hook.remove()
+    if errors:
+        raise errors[0]
+    return times
+
+
 def loop_rows(lengths: tuple[int, ...], steps: dict[int, int], repeats: int,
               model_names: tuple[str, ...] = ("rnn", "lstm", "gru")) -> Iterator[Row]:
-    """The harness's training steps per second against a bare loop's, per model and length."""
+    """The harness's training steps per second against a bare loop's, per model and length: the median
+    step time of each, the two run in lockstep `repeats` times (who starts alternating)."""
     import torch
 
     from bench.sweep import Cell, ModelConfig, TrainConfig
@@ -212,10 +289,24 @@ def loop_rows(lengths: tuple[int, ...], steps: dict[int, int], repeats: int,
             cell = Cell("adding", length, name, 0, ModelConfig(), budget)
             warm = Cell("adding", length, name, 0, ModelConfig(), TrainConfig(steps=2, eval_every=2, eval_size=1))
             bare_loop_seconds(warm), harness_loop_seconds(warm)
-            bare, harness = best_of(repeats, lambda: bare_loop_seconds(cell), lambda: harness_loop_seconds(cell))
+            bare, harness = _pooled_lockstep(lambda: bare_loop_seconds(cell), lambda: harness_loop_seconds(cell), repeats)
             share = bare / harness
-            yield Row(f"training loop {name} L={length}", budget.steps / harness, budget.steps / bare, "steps/s",
+            yield Row(f"training loop {name} L={length}", 1 / harness, 1 / bare, "steps/s",
                       share, f">= {LOOP_SHARE:.0%} of the bare loop", share >= LOOP_SHARE)
+
+
+def _pooled_lockstep(bare: Callable[[], object], harness: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median step seconds of each loop over `repeats` lockstep runs."""
+    bare_steps: list[float] = []
+    harness_steps: list[float] = []
+    for round_ in range(repeats):
+        if round_ % 2:
+            found_harness, found_bare = lockstep_step_seconds(harness, bare)
+        else:
+            found_bare, found_harness = lockstep_step_seconds(bare, harness)
+        bare_steps += found_bare
+        harness_steps += found_harness
+    return statistics.median(bare_steps), statistics.median(harness_steps)
 
 
 # --- worker processes -------------------------------------------------------------------------------
@@ -232,10 +323,9 @@ def jobs_rows(repeats: int, long: bool) -> Iterator[Row]:
     for what, sweep, target in sweeps:
         _time_shapes(sweep)
         # the short sweep's commands take seconds and vary by about a second between runs (start-up):
-        # twice the repeats, so the best of each side is not one lucky run
+        # twice the repeats, so the median is not one lucky pair
         rounds = repeats * 2 if sweep is SHORT_SWEEP else repeats
-        serial, parallel = best_of(rounds, lambda: _sweep_seconds(sweep, 1), lambda: _sweep_seconds(sweep, 2))
-        ratio = serial / parallel
+        serial, parallel, ratio = paired(rounds, lambda: _sweep_seconds(sweep, 1), lambda: _sweep_seconds(sweep, 2))
         allowed = target - NOISE if target == 1.0 else target
         text = f">= {target:.1f}x" + (f" (within {NOISE:.0%} noise)" if target == 1.0 else "")
         yield Row(f"--jobs 2 vs --jobs 1, 6 {what}", parallel, serial, "s", ratio, text, ratio >= allowed)

@@ -1,8 +1,10 @@
 """How much does the harness add to a bare PyTorch training loop?
 
 Times `train_cell` (fresh numba data every step, held-out evaluation, divergence checks, learning
-curve) against a bare loop over the same model, batch, optimizer and clipping with data already in
-memory, in one process, alternating the two so machine noise hits both. Prints the ratio.
+curve) against a bare loop over the same model, batch, optimizer and clipping that draws a fresh batch
+from the same generator every step, in one process, alternating whole runs. Prints the ratio of the
+best runs, evaluation included. `bench speed`'s loop rows leave evaluation out and time the two loops
+step by step in lockstep, which a shared machine's slow spells move far less.
 
     python benchmarks/loop_overhead.py --task adding --model gru --length 200 --steps 300
 """

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bench import presets
-from bench.horizon import Horizon, bootstrap_interval, headline, horizons, mean_interval, t95
+from bench.horizon import Horizon, bootstrap_interval, horizons, mean_interval, t95
 from bench.reporting.grid import select_settings, summarize
 from bench.search import candidate_lengths, find_horizons, gallop_then_bisect
 from bench.store import Store, results_frame

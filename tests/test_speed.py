@@ -24,6 +24,57 @@ def test_the_loop_row_compares_the_harness_with_a_bare_loop():
     assert abs(row.ratio - row.value / row.baseline) < 1e-9  # the harness's steps/s over the bare loop's
 
 
+def _stepping_loop(name: str, log: list[str], steps: int = 4, fail_at: int | None = None):
+    """A loop of `steps` training forwards of a tiny RNN, logging each step's start and end."""
+    import torch
+
+    from bench.models.recurrent import rnn
+
+    def loop() -> None:
+        model = rnn(2, 1, hidden=3)
+        for step in range(steps):
+            log.append(f"{name}{step}<")
+            model(torch.zeros(1, 5, 2))  # the forward that starts a step: the turn passes here
+            if step == fail_at:
+                raise RuntimeError("loop broke")
+            with torch.inference_mode():
+                model(torch.zeros(1, 5, 2))  # an evaluation, which is not a step and keeps the turn
+            log.append(f"{name}{step}>")
+    return loop
+
+
+def test_the_lockstep_loops_take_turns_a_step_each_and_never_run_at_once():
+    log: list[str] = []
+    first, second = speed.lockstep_step_seconds(_stepping_loop("a", log), _stepping_loop("b", log, steps=6))
+    # each step's body (from its forward to the next) runs while the other loop waits
+    assert log[:8] == ["a0<", "b0<", "a0>", "a1<", "b0>", "b1<", "a1>", "a2<"]
+    assert log[8:] == ["b1>", "b2<", "a2>", "a3<", "b2>", "b3<", "a3>", "b3>", "b4<", "b4>", "b5<", "b5>"]
+    assert len(first) == 3 and len(second) == 5  # one time per step after the first forward
+    assert all(seconds > 0 for seconds in first + second)
+
+
+def test_a_lockstep_loop_that_fails_lets_the_other_finish_and_raises():
+    import pytest
+
+    log: list[str] = []
+    with pytest.raises(RuntimeError, match="loop broke"):
+        speed.lockstep_step_seconds(_stepping_loop("a", log, fail_at=1), _stepping_loop("b", log))
+    assert log[-1] == "b3>"  # the survivor ran to its end instead of waiting for a turn forever
+
+
+def test_paired_takes_turns_and_gives_the_median_ratio_within_each_pair():
+    order: list[str] = []
+    base_times, times = iter([2.0, 4.0, 2.0, 9.0]), iter([1.0, 4.0, 4.0, 3.0])
+
+    def timer(name, values):
+        return lambda: order.append(name) or next(values)
+
+    base, found, ratio = speed.paired(4, timer("base", base_times), timer("new", times))
+    assert order == ["base", "new", "new", "base", "base", "new", "new", "base"]  # who goes first alternates
+    assert (base, found) == (3.0, 3.5)  # each side's median
+    assert ratio == 1.5  # median of 2/1, 4/4, 2/4, 9/3: a slow pair moves its own ratio, not the others'
+
+
 def test_a_missed_target_is_marked_and_exits_1(bench_cli, monkeypatch):
     rows = [Row("fast thing", 1.0, 2.0, "s", 0.5, "<= 1.5 s", True), Row("slow thing", 3.0, 1.0, "s", 3.0, "<= 1 s", False),
             Row("note", 1.0, None, "s", None, "", None)]
