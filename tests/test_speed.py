@@ -69,10 +69,21 @@ def test_paired_takes_turns_and_gives_the_median_ratio_within_each_pair():
     def timer(name, values):
         return lambda: order.append(name) or next(values)
 
-    base, found, ratio = speed.paired(4, timer("base", base_times), timer("new", times))
+    base, found, ratios = speed.paired(4, timer("base", base_times), timer("new", times))
     assert order == ["base", "new", "new", "base", "base", "new", "new", "base"]  # who goes first alternates
     assert (base, found) == (3.0, 3.5)  # each side's median
-    assert ratio == 1.5  # median of 2/1, 4/4, 2/4, 9/3: a slow pair moves its own ratio, not the others'
+    assert ratios == [0.5, 1.0, 2.0, 3.0]  # 2/1, 4/4, 2/4, 9/3: a slow pair moves its own ratio, not the others'
+
+
+def test_the_jobs_rows_judge_the_median_pair_and_show_the_spread(monkeypatch):
+    seconds = {1: iter([10.0, 10.0, 60.0]), 2: iter([9.0, 12.0, 60.0])}
+    monkeypatch.setattr(speed, "_time_shapes", lambda sweep: None)
+    monkeypatch.setattr(speed, "_sweep_seconds", lambda sweep, jobs: next(seconds[jobs]))
+    short, long = speed.jobs_rows(1, long=True)
+    assert short.figure == "--jobs 2 vs --jobs 1, 6 1-step cells (2 pairs: 0.83-1.11x)"
+    assert short.ratio == (10 / 9 + 10 / 12) / 2 and short.ok  # 0.97x: parity within the noise allowance
+    assert long.figure == "--jobs 2 vs --jobs 1, 6 300-step cells (1 pair: 1.00-1.00x)"
+    assert long.ratio == 1.0 and not long.ok  # 1.5x wanted
 
 
 def test_a_missed_target_is_marked_and_exits_1(bench_cli, monkeypatch):
