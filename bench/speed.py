@@ -178,18 +178,16 @@ def _timed(work: Callable[[], object]) -> float:
 def bare_loop_seconds(cell: "Cell") -> float:  # noqa: F821
     """Seconds for cell.train.steps steps of a fresh batch from the task's generator, forward, loss,
     backward, clip and Adam: the loop a researcher would write by hand (as the peers' training scripts
-    do, a new batch every step). What the harness adds beyond it is its overhead."""
+    do, a new batch every step). What the harness adds beyond it is its overhead. The model starts from
+    the weights the harness gives the cell, so both loops compute the same numbers."""
     import torch
 
     import longdep_tasks as tasks
-    from bench import models
-    from bench.train import mean_loss
+    from bench.train import mean_loss, seeded_model
 
     task, budget = tasks.get(cell.task), cell.train
     torch.set_flush_denormal(True)
-    torch.manual_seed(0)
-    model = models.build(cell.model, task.n_inputs, task.n_outputs, cell.model_config.hidden,
-                         cell.model_config.layers, tokens=task.inputs == "tokens")
+    model = seeded_model(cell, task)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
     size = budget.batch_size
     started = time.perf_counter()

@@ -18,7 +18,7 @@ GOLDEN = {
     ("copy", 2): "382c413d9433a4e786b1d16d9e5672ca",
     ("delayed-recall", 1): "bc8fc272d8cd9abcb817a9d3e98346a6",
     ("lag-copy", 1): "71386a293dbc429ded9453cbf72b8f27",
-    ("selective-copy", 1): "ca7783ccc3410fa05ac8e41e3889bce9",
+    ("selective-copy", 2): "500b427054854edf3ada66e2869a285b",
     ("temporal-order", 2): "81831f1d52deb82bb9243783df42b416",
     # the declared peer variants and the 1997 adding form: their data is held to the same standard
     ("adding:form=hs1997", 2): "d1e505f6cab6ac85c16aedc0507eef0e",
@@ -26,11 +26,15 @@ GOLDEN = {
     ("associative-recall:n_keys=4095,n_values=4096,values=distinct", 2): "7859338605d4a598c89fc20d5e36cf9a",
     ("copy:delimiter=recall,loss=recall", 2): "011d223d8deef803a9a1a260171bbe38",
     ("copy:delimiter=repeat", 2): "5c00b7f95e4e155862901ac0fe224868",
-    ("selective-copy:n_symbols=14", 1): "bf5c0fecaa646ae5eada4b81f532678a",
+    ("selective-copy:n_symbols=14", 2): "b3f308181d80f8ce82cb554699cb3d14",
+    # selective-copy's two position samplers: Floyd's (n_copy <= 64) and selection sampling above
+    ("selective-copy:n_copy=4", 2): "985fb898ec3259632e5af35f887360cd",
+    ("selective-copy:n_copy=65", 2): "0071aa5c6ec12aaf3f83ef9aef336ca8",
     ("temporal-order:form=pascanu", 2): "c001bcceede68e3a27210b4a6981160f",
 }
 VARIANTS = sorted({peer.variant for name in tasks.names() for peer in tasks.get(name).peers if ":" in peer.variant}
                   | {"adding:form=hs1997"})
+SAMPLERS = ["selective-copy:n_copy=4", "selective-copy:n_copy=65"]  # held by their hashes only
 
 
 @pytest.mark.parametrize("name", tasks.names() + VARIANTS)
@@ -38,7 +42,7 @@ def test_every_registered_task_passes_the_checker(name):
     assert check_task(tasks.get(name)) == []
 
 
-@pytest.mark.parametrize("name", tasks.names() + VARIANTS)
+@pytest.mark.parametrize("name", tasks.names() + VARIANTS + SAMPLERS)
 def test_first_batch_matches_golden_hash_for_its_version(name):
     task = tasks.get(name)
     digest = hashlib.sha256()
@@ -155,6 +159,27 @@ def test_selective_copy_scatters_tokens_among_noise_and_asks_for_them_in_order()
     assert all(np.array_equal(y[i, 40:], x[i, :40][data[i]]) for i in range(50))
     assert len({tuple(np.nonzero(row)[0]) for row in data}) == 50  # positions differ between samples
     assert task.chance_accuracy == 1 / 16
+
+
+@pytest.mark.parametrize("n_copy", [3, 16, 65])  # Floyd's algorithm up to 64 tokens, selection sampling above
+def test_selective_copy_places_its_tokens_as_a_uniform_random_subset_of_the_steps(n_copy):
+    from scipy import stats
+
+    length, n = 80, 4000
+    x, _, _ = tasks.get(f"selective-copy:n_copy={n_copy}").generate(n, length, 0, "train")
+    data = x[:, :length] < 16
+    assert (data.sum(axis=1) == n_copy).all()
+    # every step equally likely to hold a token, and the first token's step as for a uniform subset:
+    # P(first >= t) = C(L - t, n) / C(L, n)
+    assert stats.chisquare(data.sum(axis=0)).pvalue > 1e-4
+    first = data.argmax(axis=1)
+    at_least = np.array([math.comb(length - t, n_copy) / math.comb(length, n_copy) for t in range(length + 1)])
+    expected = (at_least[:-1] - at_least[1:]) * n
+    seen = np.bincount(first, minlength=length)
+    keep = expected > 5  # chi-square wants at least 5 expected per cell: the rest pooled
+    observed = np.append(seen[keep], seen[~keep].sum())
+    wanted = np.append(expected[keep], expected[~keep].sum())
+    assert stats.chisquare(observed, wanted * observed.sum() / wanted.sum()).pvalue > 1e-4
 
 
 def test_associative_recall_queries_every_key_after_the_gap():
