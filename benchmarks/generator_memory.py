@@ -9,7 +9,7 @@ script times each built-in task's `generate` twice in the same run, alternating:
 - into arrays already written: the task module's array allocator is pointed, for the timing only, at
   one set of arrays reused by every call, so only the kernel's own work is left.
 
-    python benchmarks/generator_memory.py --n 4096 --length 1000 --repeats 5
+    python benchmarks/generator_memory.py --n 4096 --length 1000 --repeats 5 [--tasks copy]
 """
 
 from __future__ import annotations
@@ -58,10 +58,12 @@ def seconds_and_faults(work: Callable[[], object]) -> tuple[float, int]:
 @click.option("--n", default=4096, show_default=True, help="sequences per call")
 @click.option("--length", default=1000, show_default=True)
 @click.option("--repeats", default=5, show_default=True)
-def main(n: int, length: int, repeats: int) -> None:
+@click.option("--tasks", "names", default="", help="comma-separated task names (default: every built-in task, "
+              "in one process, in order; what ran before changes what memory a call gets)")
+def main(n: int, length: int, repeats: int, names: str) -> None:
     click.echo("| task | returned as new arrays (GB/s) | page faults per call | into arrays already written (GB/s) |")
     click.echo("|---|---|---|---|")
-    for name in tasks.names():
+    for name in names.split(",") if names else tasks.names():
         task = tasks.get(name)
         size = sum(array.nbytes for array in task.generate(n, length, 0, "train"))
         fresh, mapped, faults = [], [], []
