@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 START_UP_MARGIN = 0.3  # seconds `bench --help` may take beyond `python -c pass`
 LOOP_SHARE = 0.95  # the harness's training loop keeps at least this share of a bare loop's steps/s
@@ -71,15 +71,18 @@ def paired(rounds: int, baseline: Callable[[], float], timer: Callable[[], float
     back each round, in turns as to which goes first. For whole commands of seconds: a slow spell of a
     shared machine lasts about as long as a command, so a ratio within a pair is steadier than the best
     of each side taken from different rounds, and the turns keep either side from always running second."""
-    pairs = []
-    for round_ in range(rounds):
-        if round_ % 2:
-            found, base = timer(), baseline()
-        else:
-            base, found = baseline(), timer()
-        pairs.append((base, found))
+    pairs = [in_turns(round_, lambda first, second: (first(), second()), baseline, timer) for round_ in range(rounds)]
     bases, founds = zip(*pairs)
     return statistics.median(bases), statistics.median(founds), sorted(b / f for b, f in pairs)
+
+
+def in_turns(round_: int, run: Callable[[Any, Any], tuple], first: Any, second: Any) -> tuple:
+    """run(first, second), the two handed over the other way round on odd rounds (so neither always goes
+    first); the results in (first, second) order either way."""
+    if round_ % 2:
+        of_second, of_first = run(second, first)
+        return of_first, of_second
+    return run(first, second)
 
 
 def _wall(command: list[str]) -> Callable[[], float]:
@@ -298,10 +301,7 @@ def _pooled_lockstep(bare: Callable[[], object], harness: Callable[[], object], 
     bare_steps: list[float] = []
     harness_steps: list[float] = []
     for round_ in range(repeats):
-        if round_ % 2:
-            found_harness, found_bare = lockstep_step_seconds(harness, bare)
-        else:
-            found_bare, found_harness = lockstep_step_seconds(bare, harness)
+        found_bare, found_harness = in_turns(round_, lockstep_step_seconds, bare, harness)
         bare_steps += found_bare
         harness_steps += found_harness
     return statistics.median(bare_steps), statistics.median(harness_steps)

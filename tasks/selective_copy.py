@@ -50,7 +50,7 @@ def _fill_selective_copy(x, y, mask, stream, start, length, n_copy, n_symbols):
 @njit(cache=True)
 def _floyd_positions(positions, key, length):
     """Floyd's algorithm: a uniform random choice of len(positions) distinct steps of L, kept sorted.
-    n draws, where selection sampling takes one per step (16 against 1000 at Mamba's setting at L=1000)."""
+    n draws, where selection sampling takes one per step (16 against L with Mamba's 16 tokens)."""
     n = len(positions)
     for count, j in enumerate(range(length - n, length)):
         pick = randint(key, count, j + 1)
