@@ -272,11 +272,13 @@ def _storing(store: Store, quiet: bool = False) -> Iterator[None]:
 
 
 def rebuild_report(run_dir: Path) -> list[dict[str, Any]]:
-    """`bench report`: rebuild a run's tables, plots and report from its stored cells, no training."""
-    manifest, records = run_records(run_dir)  # refuses, writing nothing, when its cells are out of reach
-    manifest["finished"] = len(records)
-    build_report(run_dir, records, manifest)
-    return records
+    """`bench report`: rebuild a run's tables, plots and report from its stored cells, no training. A run
+    that finishes between reading its cells and writing is not overwritten: its cells are read again."""
+    while True:
+        manifest, records = run_records(run_dir)  # refuses, writing nothing, when its cells are out of reach
+        manifest["finished"] = len(records)
+        if build_report(run_dir, records, manifest, unless_rewritten=True) is not None:
+            return records
 
 
 def new_manifest(sweep: Sweep, name: str, cells: list[Cell], argv: list[str]) -> dict[str, Any]:

@@ -164,6 +164,31 @@ def test_report_taken_while_a_run_writes_is_a_consistent_snapshot(tmp_path):
     assert len(pd.read_csv(run_dir / "results.csv")) == 6
 
 
+def test_a_report_whose_run_finishes_under_it_does_not_overwrite_the_newer_tables(tmp_path, monkeypatch):
+    """The race behind the test above, made certain: `bench report` reads a run's cells, the run finishes
+    and writes its tables, then the report writes. It must not put its older, shorter table back."""
+    import bench.runner as runner
+    from bench.sweep import ModelConfig, Sweep, TrainConfig
+
+    sweep = Sweep(("adding",), (5, 6, 7), ("rnn",), (0,), ModelConfig(hidden=4),
+                  TrainConfig(steps=2, eval_every=1, eval_size=8, batch_size=4))
+    store = Store(tmp_path)
+    run_dir = runner.run_sweep(sweep, store, "live", progress=False).run_dir
+    reads, read_records = [], runner.run_records
+
+    def read_then_the_run_finishes(folder):
+        manifest, records = read_records(folder)
+        reads.append(len(records))
+        if len(reads) == 1:  # the report's first read saw one cell fewer than the run is about to finish with
+            records = records[:-1]
+            runner.finish_run(store, run_dir, read_records(folder)[0], sweep.expand())
+        return manifest, records
+    monkeypatch.setattr(runner, "run_records", read_then_the_run_finishes)
+    records = rebuild_report(run_dir)
+    assert reads == [3, 3] and len(records) == 3  # read again once the run had rewritten its manifest
+    assert len(pd.read_csv(run_dir / "results.csv")) == 3
+
+
 @pytest.mark.parametrize("code, words", [(errno.ENOSPC, "No space left on device"),
                                          (errno.EACCES, "Permission denied")])
 def test_disk_full_or_unwritable_mid_run_stops_with_one_line_and_keeps_stored_cells(

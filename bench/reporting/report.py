@@ -28,13 +28,17 @@ Plots = Literal["now", "background"]
 
 
 def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[str, Any],
-                 plots: Plots = "now") -> pd.DataFrame:
+                 plots: Plots = "now", unless_rewritten: bool = False) -> pd.DataFrame | None:
     """Write results.csv/.parquet, plots/, report.md and report.html for `records` into `run_dir`. With
-    `plots="background"` the plots are left to a drawing process started here unless they are current."""
+    `plots="background"` the plots are left to a drawing process started here unless they are current.
+    With `unless_rewritten`, nothing is written (None returned) when the run's manifest was rewritten
+    since `manifest` was read: a run finished meanwhile, and its report stands on newer cells."""
     frame = results_frame(records)
     summary = summarize(frame) if len(frame) else pd.DataFrame()
     drawing = _PlotInputs(frame, records, summary, run_dir / "plots")
     with file_lock(run_dir / ".report.lock"):  # one writer of the report at a time (see draw_plots_and_embed)
+        if unless_rewritten and _rewritten_since(run_dir, manifest):
+            return None
         write_tables(run_dir, frame)
         _write_generalisation(run_dir, records)
         if plots == "now":
@@ -100,11 +104,16 @@ def draw_plots_and_embed(run_dir: Path) -> bool:
     drawing = _PlotInputs(frame, records, summarize(frame) if len(frame) else pd.DataFrame(), run_dir / "plots")
     drawing.draw()
     with file_lock(run_dir / ".report.lock"):
-        if read_manifest(run_dir).get("updated") != manifest.get("updated"):
+        if _rewritten_since(run_dir, manifest):
             return False
         manifest["finished"] = len(records)
         _write_page(run_dir, drawing, manifest)
     return True
+
+
+def _rewritten_since(run_dir: Path, manifest: dict[str, Any]) -> bool:
+    """Whether a run finished (and rewrote its manifest) since `manifest` was read from `run_dir`."""
+    return read_manifest(run_dir).get("updated") != manifest.get("updated")
 
 
 def _write_generalisation(run_dir: Path, records: list[dict[str, Any]]) -> None:
