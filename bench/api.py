@@ -15,42 +15,42 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from bench.sweep import ModelConfig, Sweep, TrainConfig
 
 
 def run(tasks: str | Iterable[str], lengths: Iterable[int], models: Iterable[str] = ("rnn", "lstm", "gru"),
-        seeds: Iterable[int] = (0,), *, out: str | Path = "results", name: str | None = None, hidden: int = 128,
-        layers: int = 1, device: str = "cpu", threads: int = 1, jobs: int = 1, force: bool = False,
-        **training: Any) -> Path:
+        seeds: Iterable[int] | None = None, *, n_seeds: int | None = None, out: str | Path = "results",
+        name: str | None = None, device: str = "cpu", threads: int = 1, jobs: int = 1, force: bool = False,
+        hiddens: Iterable[int] | None = None, lrs: Iterable[float] | None = None,
+        batch_sizes: Iterable[int] | None = None, params: int | None = None, **settings: Any) -> Path:
     """Train every cell of the sweep not yet stored under `out`, write the run's tables and report, and
-    return its folder. `device` is "cpu", "cuda" or "cuda:N"; `training` takes TrainConfig's fields (steps, batch_size, lr, clip, eval_every,
-    eval_size, time_limit, stop, ...). Raises LookupError for an unknown task or model, TypeError for an
-    unknown training setting, and bench.runner.NameTaken for a `name` taken by another sweep (unless
-    `force`)."""
-    from bench.executors import make_executor, release
+    return its folder. The same plan as `bench run` (bench/plan.py): task and model strings canonical,
+    lengths sorted, every check and conflict rule the command line has. `device` is "auto", "cpu", "cuda"
+    or "cuda:N"; `settings` takes the declared settings (bench/settings.py: hidden, layers, steps,
+    batch_size, lr, clip, eval_every, eval_size, time_limit, stop, eval_lengths, diagnostics, amp, compile).
+    Raises bench.plan.UnknownName (a LookupError) for an unknown task or model, UnknownSetting (a TypeError)
+    for an unknown setting, PlanError (a ValueError) for any other bad input, and bench.runner.NameTaken
+    for a `name` taken by another sweep (unless `force`)."""
+    from bench import plan
+    from bench.executors import release
     from bench.runner import run_sweep
     from bench.store import Store
 
-    sweep = Sweep((tasks,) if isinstance(tasks, str) else tuple(tasks), tuple(sorted(set(lengths))), tuple(models),
-                  tuple(seeds), ModelConfig(hidden, layers), TrainConfig(**training), device, threads)
-    _check_names(sweep)
-    executor = make_executor("local", device, threads, jobs)
+    request = plan.Request(
+        [tasks] if isinstance(tasks, str) else list(tasks), list(lengths), list(models),
+        None if seeds is None else list(seeds), n_seeds, _listed(hiddens), _listed(lrs), _listed(batch_sizes),
+        params, settings, device, threads, jobs, out=out, name=name)
+    the_plan = plan.make_plan(request)
+    executor = the_plan.executor()
     try:
-        return run_sweep(sweep, Store(Path(out)), name, executor, progress=False, argv=["bench.api.run"],
-                         force=force).run_dir
+        the_plan.check_name_free(force)
+        return run_sweep(the_plan.sweep, Store(the_plan.root), the_plan.name, executor, progress=False,
+                         argv=["bench.api.run"], force=True).run_dir
     finally:
         release(executor)
 
 
-def _check_names(sweep: Sweep) -> None:
-    import longdep_tasks as tasks
-
-    from bench import models
-
-    for task in sweep.tasks:  # each raises a LookupError naming close matches
-        tasks.get(task)
-    for model in sweep.models:
-        models.registry.get(model)
+def _listed(values: Iterable[Any] | None) -> list[Any] | None:
+    return None if values is None else list(values)
 
 
 def results(run_dir: str | Path) -> pd.DataFrame:

@@ -28,6 +28,7 @@ import numba
 import torch
 
 from bench.plugins import PluginFile, ensure_plugins, loaded_plugins
+from bench.provenance import usable_cores
 from bench.sweep import Cell
 from bench.train import ProgressCallback, failed_record, train_cell
 
@@ -56,21 +57,13 @@ def set_threads(threads: int) -> None:
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (respects affinity masks and container limits)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def local_slots(device: str, jobs: int | None, threads: int, cells_per_gpu: int) -> tuple[int, list[str]]:
     """(cells at a time, GPUs to spread them over) for the local executor.
 
     CPU: enough single-budget workers to fill the cores. CUDA: `cells_per_gpu` per visible GPU
     (small recurrent models leave a GPU mostly idle, so several share one)."""
     if not device.startswith("cuda"):
-        return jobs or max(1, usable_cpus() // threads), []
+        return jobs or max(1, usable_cores() // threads), []
     gpus = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if device == "cuda" else [device]
     return jobs or len(gpus) * cells_per_gpu, gpus
 

@@ -109,3 +109,11 @@ def _git_commit() -> str | None:
 def argv() -> list[str]:
     """The command line as typed."""
     return [Path(sys.argv[0]).name, *sys.argv[1:]]
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (respects affinity masks and container limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

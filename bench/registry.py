@@ -98,7 +98,7 @@ class Registry(Generic[T]):
 
     def unknown_message(self, name: str) -> str:
         """`unknown task 'addin'; did you mean 'adding'? (known: adding, copy)`."""
-        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(name.lower(), self.names(), n=3, cutoff=0.5)  # LSTM -> lstm
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ";"
         return f"unknown {self.kind} '{name}'{hint} (known: {', '.join(self.names())})"
 
@@ -129,3 +129,38 @@ def load_entry_points(group: str, adopt: Callable[[str, object], None]) -> None:
         except Exception as error:
             raise PluginError(f"entry point '{point.name} = {point.value}' (group {group}) failed to load: "
                               f"{type(error).__name__}: {error}") from error
+
+
+class VariantError(ValueError):
+    """A malformed or invalid `NAME:key=value` string (of a task or a model)."""
+
+
+def parse_variant(text: str, kind: str = "task") -> tuple[str, dict[str, str]]:
+    """`adding:markers=anywhere,x=1` -> ("adding", {"markers": "anywhere", "x": "1"}); VariantError on a
+    malformed string (an empty or repeated key, a pair without '=')."""
+    name, colon, rest = text.partition(":")
+    if not colon:
+        return text, {}
+    if not rest:
+        raise VariantError(f"{kind} {text!r}: nothing after ':' (write NAME:key=value[,key=value])")
+    params: dict[str, str] = {}
+    for pair in rest.split(","):
+        key, equals, value = pair.partition("=")
+        if not equals or not key or not value:
+            raise VariantError(f"{kind} {text!r}: {pair!r} is not key=value")
+        if key in params:
+            raise VariantError(f"{kind} {text!r}: {key} is given twice")
+        params[key] = value
+    return name, params
+
+
+def split_variant_list(text: str) -> list[str]:
+    """`adding:markers=anywhere,copy` -> two strings: a `key=value` item without a ':' of its own belongs
+    to the string before it."""
+    items: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if "=" in item and ":" not in item and items and ":" in items[-1]:
+            items[-1] += "," + item
+        else:
+            items.append(item)
+    return items

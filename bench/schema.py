@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench import settings
+
 GROUPS = ("identity", "settings", "outcome", "metrics", "cost", "provenance")
 GROUP_MEANINGS = {
     "identity": "which cell this is (its key is a hash of everything that can change its numbers)",
@@ -65,18 +67,10 @@ COLUMN_SPECS: list[Column] = [
     ),
     *_columns(
         "settings",
-        ("hidden", "the width of the model"),
-        ("layers", "the number of stacked layers"),
+        *[(s.column, s.meaning) for s in settings.MODEL if s.column],  # declared in bench/settings.py
         ("params", "the number of trainable parameters"),
         ("threads", "torch and numba threads per cell (part of the key on CPU)"),
-        ("steps_budget", "the most optimizer steps allowed"),
-        ("batch_size", "sequences per step"),
-        ("lr", "the learning rate"),
-        ("clip", "the gradient-norm clipping threshold (0: off)"),
-        ("stop", "solved: stop at the first confirmed solve | budget: train the whole budget"),
-        ("eval_every", "steps between validation evaluations"),
-        ("eval_size", "sequences in the validation and test splits"),
-        ("time_limit", "seconds allowed per cell (0: none)"),
+        *[(s.column, s.meaning) for s in settings.TRAIN if s.column],
         ("solve_criterion", "the solve rule applied, in words, with its source"),
     ),
     *_columns(

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from bench import settings
 from bench.schema import COLUMNS, NESTED, OPTIONAL_INTEGERS, csv_text
 from bench.verdicts import at_chance, bridged, verdicts
 
@@ -129,6 +130,8 @@ def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     for column in COLUMNS:  # cells stored before a column existed still give the full table
         if column not in frame:
             frame[column] = None
+    for column, default in settings.column_defaults().items():  # a setting added later: its default then
+        frame[column] = frame[column].where(frame[column].notna(), default)
     if "task_params" in frame:
         frame["task_params"] = frame["task_params"].map(lambda p: json.dumps(p, sort_keys=True))
     if "loss_ratio" in frame:  # derived here, not stored, so every table uses today's definition

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import longdep_tasks as tasks
-from bench import models
+from bench import models, settings
 
 # The training loop's version: bump it whenever train.py changes what numbers a cell produces (2: solve
 # rules judged on the training stream, confirmed on a validation split, reported on a test split).
@@ -17,50 +17,49 @@ PROTOCOL = 2
 STOPS = ("solved", "budget")
 
 
+def _default(name: str) -> Any:
+    return settings.BY_NAME[name].default
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training budget and optimiser settings shared by every cell of a sweep."""
+    """The training budget and optimiser settings shared by every cell of a sweep. Each field is declared
+    (type, range, default, help, column) in bench/settings.py; the defaults come from there."""
 
-    steps: int = 4000  # optimizer steps budget
-    batch_size: int = 64
-    lr: float = 1e-3
-    clip: float = 1.0  # gradient-norm clipping; 0 disables it
-    eval_every: int = 200  # optimizer steps between held-out evaluations (each costs ~2% of them)
-    eval_size: int = 1000  # held-out sequences from the eval split
-    time_limit: float = 0.0  # seconds per cell; 0 means none
-    stop: str = "solved"  # "solved": stop at a confirmed solve; "budget": train the whole budget regardless
-    eval_lengths: tuple[int, ...] = ()  # after training, also test at these lengths (train at L, test at L')
+    steps: int = _default("steps")  # optimizer steps budget
+    batch_size: int = _default("batch_size")
+    lr: float = _default("lr")
+    clip: float = _default("clip")  # gradient-norm clipping; 0 disables it
+    eval_every: int = _default("eval_every")  # steps between held-out evaluations (each costs ~2% of them)
+    eval_size: int = _default("eval_size")  # held-out sequences from the eval split
+    time_limit: float = _default("time_limit")  # seconds per cell; 0 means none
+    stop: str = _default("stop")  # "solved": stop at a confirmed solve; "budget": train the whole budget
+    eval_lengths: tuple[int, ...] = _default("eval_lengths")  # after training, also test at these lengths
     # gradient norms and the end-of-training gradient-flow profile; they change no training number, but
     # a cell stored without them is not one that has them
-    diagnostics: bool = True
-    amp: str = ""  # "bf16": forward passes under autocast (mixed precision); "" for float32 throughout
-    compile: bool = False  # torch.compile the models it speeds up (COMPILED_MODELS)
+    diagnostics: bool = _default("diagnostics")
+    amp: str = _default("amp")  # "bf16": forward passes under autocast; "none": float32 throughout
+    compile: bool = _default("compile")  # torch.compile the models that declare they compile
 
     def identity(self) -> dict[str, Any]:
         """The settings as plain data; settings added later are left out at their default, so cells
         stored before they existed keep their keys."""
         data = asdict(self)
-        for name, default in LATER_DEFAULTS.items():
+        for name, default in settings.later_defaults().items():
             if data[name] == default:
                 del data[name]
         return data
 
 
-LATER_DEFAULTS: dict[str, Any] = {"eval_lengths": (), "diagnostics": True, "amp": "", "compile": False}
-COMPILED_MODELS = ("transformer", "lru")  # what --compile applies to (the recurrences run fused kernels)
-
-
-def compiles(model_name: str) -> bool:
-    """Does `--compile` apply to this model? Only these cells record it in their key."""
-    return model_name in COMPILED_MODELS
+compiles = models.compiles  # does `--compile` apply to this model? Only those cells record it in their key
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Model size shared by every model of a sweep."""
 
-    hidden: int = 128
-    layers: int = 1
+    hidden: int = _default("hidden")
+    layers: int = _default("layers")
 
 
 @dataclass(frozen=True)

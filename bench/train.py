@@ -23,7 +23,7 @@ import torch
 from torch.nn import functional as F
 
 import longdep_tasks as tasks
-from bench import flow, models
+from bench import flow, models, settings
 from bench.provenance import machine
 from bench.schema import DIAGNOSTIC_COLUMNS
 from bench.sweep import PROTOCOL, Cell, compiles, content_hash
@@ -136,7 +136,7 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     model = seeded_model(cell, task).to(device)
     outcome.params = models.count_parameters(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
-    if budget.amp:  # forward passes under autocast; losses, gradients and Adam stay in float32
+    if budget.amp != "none":  # forward passes under autocast; losses, gradients and Adam stay in float32
         model.amp_dtype = AMP_DTYPES[budget.amp]
     if budget.compile and compiles(cell.model):
         model.forward = torch.compile(model.forward)  # the module itself stays, for the diagnostics
@@ -389,13 +389,10 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
     test = outcome.test
     return {
         "key": cell.key, "task": cell.task, "task_version": task.version, "task_params": task.params,
-        "model": cell.model, "model_version": models.versions.get(cell.model, 1), "protocol": PROTOCOL,
+        "model": cell.model, "model_version": models.version(cell.model), "protocol": PROTOCOL,
         "length": cell.length, "min_span": task.min_span(cell.length), "seq_len": task.seq_len(cell.length),
-        "seed": cell.seed, "hidden": cell.model_config.hidden, "layers": cell.model_config.layers,
-        "params": outcome.params, "threads": cell.threads,
-        "steps_budget": budget.steps, "batch_size": budget.batch_size, "lr": budget.lr, "clip": budget.clip,
-        "stop": budget.stop, "eval_every": budget.eval_every, "eval_size": budget.eval_size,
-        "time_limit": budget.time_limit,
+        "seed": cell.seed, "params": outcome.params, "threads": cell.threads,
+        **settings.row_values(cell.model, cell.model_config, budget),
         "status": outcome.status, "solved": outcome.status == "solved",
         "accuracy": test and test.accuracy, "accuracy_se": test and test.accuracy_se,
         "loss": test and test.loss, "loss_se": test and test.loss_se,

@@ -26,7 +26,7 @@ def steps_per_second(model: str, length: int, amp: str, steps: int) -> float:
     from bench.train import train_cell
 
     def budget(n: int) -> TrainConfig:
-        return TrainConfig(steps=n, eval_every=n, eval_size=64, lr=1e-9, diagnostics=False, amp=amp)
+        return TrainConfig(steps=n, eval_every=n, eval_size=64, lr=1e-9, diagnostics=False, amp=amp or "none")
 
     train_cell(Cell("adding", length, model, 0, ModelConfig(), budget(3), device="cuda"))  # cuDNN plans, allocator
     torch.cuda.synchronize()

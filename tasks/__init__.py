@@ -17,17 +17,14 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from bench.registry import Registry, UnknownNameError, load_entry_points
+from bench.registry import Registry, UnknownNameError, VariantError, load_entry_points, split_variant_list
+from bench.registry import parse_variant as registry_parse_variant
 from longdep_tasks._rng import stream_key
 
 SPLITS = ("train", "valid", "test")  # training stream; validation (curves, confirming a solve); test (reported)
 STATE_WINDOW = 2000  # sequences in the training-stream window that solve rules are judged on
 
 Kernel = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-class VariantError(ValueError):
-    """A task string (`NAME:key=value,...`) names a parameter or value the task does not declare."""
 
 
 @dataclass(frozen=True)
@@ -206,34 +203,13 @@ class Task:
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """`adding:markers=anywhere,x=1` -> ("adding", {"markers": "anywhere", "x": "1"}); VariantError on a
-    malformed string (an empty or repeated key, a pair without '=')."""
-    name, colon, rest = text.partition(":")
-    if not colon:
-        return text, {}
-    if not rest:
-        raise VariantError(f"task {text!r}: nothing after ':' (write NAME:key=value[,key=value])")
-    params: dict[str, str] = {}
-    for pair in rest.split(","):
-        key, equals, value = pair.partition("=")
-        if not equals or not key or not value:
-            raise VariantError(f"task {text!r}: {pair!r} is not key=value")
-        if key in params:
-            raise VariantError(f"task {text!r}: {key} is given twice")
-        params[key] = value
-    return name, params
+    """`adding:markers=anywhere,x=1` -> ("adding", {"markers": "anywhere", "x": "1"}) (bench.registry's rule)."""
+    return registry_parse_variant(text, "task")
 
 
 def split_task_list(text: str) -> list[str]:
-    """`adding:markers=anywhere,copy` -> two task strings: a `key=value` item without a ':' of its own
-    belongs to the task string before it."""
-    items: list[str] = []
-    for item in (part.strip() for part in text.split(",")):
-        if "=" in item and ":" not in item and items and ":" in items[-1]:
-            items[-1] += "," + item
-        else:
-            items.append(item)
-    return items
+    """`adding:markers=anywhere,copy` -> two task strings (bench.registry's rule)."""
+    return split_variant_list(text)
 
 
 _variants: dict[str, Task] = {}

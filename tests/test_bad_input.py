@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import longdep_tasks as tasks
 from bench import models
-from bench.cli import MAX_LENGTH, NAME_PATTERN, cli
+from bench.cli import cli
+from bench.plan import MAX_LENGTH, NAME_PATTERN
 
 VALID = ["--task", "adding", "--lengths", "5", "--models", "rnn", "--steps", "2", "--no-progress"]
 EXAMPLES = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -67,7 +67,7 @@ def test_resume_computes_only_missing_cells(executor, tmp_path):
 
 
 def test_local_slots_fill_cpus_or_pack_gpus(monkeypatch):
-    monkeypatch.setattr("bench.executors.usable_cpus", lambda: 16)
+    monkeypatch.setattr("bench.executors.usable_cores", lambda: 16)
     assert local_slots("cpu", None, 1, 1) == (16, [])
     assert local_slots("cpu", None, 4, 1) == (4, [])
     assert local_slots("cpu", 3, 1, 1) == (3, [])

@@ -258,9 +258,7 @@ def test_presets_expand_to_their_documented_cells(bench_cli):
     assert set(expected) <= set(presets.presets())
     for name, (task, lengths, model_names, seeds) in expected.items():
         context = cli.commands["run"].make_context("run", ["--preset", name], obj={"argv": []})
-        from bench.cli import _sweep_from_options
-
-        sweep, _ = _sweep_from_options(context, context.params)
+        sweep = _planned(context)
         assert (sweep.tasks, sweep.lengths, sweep.models, sweep.seeds) == ((task,), lengths, model_names,
                                                                           tuple(range(seeds)))
         assert len(sweep.expand()) == len(lengths) * len(model_names) * seeds
@@ -273,10 +271,16 @@ def test_presets_expand_to_their_documented_cells(bench_cli):
 
 
 def _sweep_for(name, *args):
-    from bench.cli import _sweep_from_options, cli
+    from bench.cli import cli
 
     context = cli.commands["run"].make_context("run", ["--preset", name, *args], obj={"argv": []})
-    return _sweep_from_options(context, context.params)[0]
+    return _planned(context)
+
+
+def _planned(context):
+    from bench.cli.options import plan_or_exit, request_from_options
+
+    return plan_or_exit(request_from_options(context, context.params)).sweep
 
 
 def test_command_line_options_override_a_preset():

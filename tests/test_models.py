@@ -100,6 +100,7 @@ def test_the_initialisation_is_what_makes_the_difference(model, baseline, length
 
 # --- versions: a model's behaviour is held to a golden fingerprint for its version ------------------
 
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -115,7 +116,7 @@ def model_fingerprint(name: str) -> dict:
     x = torch.linspace(-1, 1, 2 * 12 * 3).reshape(2, 12, 3)
     with torch.no_grad():
         out = model(x).double()
-    return {"version": models.versions[name], "parameters": int(weights.numel()), "weight_sum": float(weights.sum()),
+    return {"version": models.version(name), "parameters": int(weights.numel()), "weight_sum": float(weights.sum()),
             "weight_abs_sum": float(weights.abs().sum()),
             "output": [round(float(v), 6) for v in out[:, [0, 5, 11]].flatten()]}
 
@@ -144,7 +145,7 @@ def test_a_changed_model_fails_its_golden_test_and_its_version_changes_the_key(m
     with pytest.raises(AssertionError, match="without a version bump|same version"):
         test_a_model_behaves_as_its_version_says("gru")
     before = Cell("adding", 50, "gru", 0).key
-    monkeypatch.setitem(models.versions, "gru", 2)
+    monkeypatch.setitem(models.specs, "gru", dataclasses.replace(models.specs["gru"], version=2))
     assert Cell("adding", 50, "gru", 0).key != before
     monkeypatch.setitem(models.registry._items, "gru", original)
 

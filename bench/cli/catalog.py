@@ -93,15 +93,21 @@ def list_tasks(as_json: bool) -> None:
 @plugin_option
 @click.option("--json", "as_json", is_flag=True, help="Every model as JSON: name, version, description, plug-in.")
 def list_models(as_json: bool) -> None:
-    """List registered models."""
+    """List registered models, with their parameters (NAME:key=value) and whether --compile applies."""
     if as_json:
         import json
 
-        click.echo(json.dumps([{**models.identity(name), "description": models.descriptions.get(name, "")}
+        click.echo(json.dumps([{**models.identity(name), "description": models.description(name),
+                                "compiles": models.compiles(name),
+                                "params": {key: {"accepts": p.accepts, "help": p.help}
+                                           for key, p in models.spec(name).params.items()}}
                                for name in models.registry.names()], indent=1))
         return
     for name in models.registry.names():
-        click.echo(f"{name:20} {models.descriptions.get(name, '')}")
+        compiled = " [--compile applies]" if models.compiles(name) else ""
+        click.echo(f"{name:20} {models.description(name)}{compiled}")
+        for key, param in models.spec(name).params.items():
+            click.echo(f"{'':22}{key}={param.accepts}: {param.help}")
 
 
 @click.command()

@@ -76,7 +76,8 @@ class IntList(click.ParamType):
 
 
 class NameList(click.ParamType):
-    """`rnn,lstm` -> ('rnn', 'lstm'), each a registered name (unknown ones get suggestions)."""
+    """`rnn,lstm` -> ('rnn', 'lstm'), each a registered name or NAME:key=value string (unknown names get
+    suggestions)."""
 
     name = "names"
 
@@ -84,17 +85,17 @@ class NameList(click.ParamType):
         self.kind = kind
 
     def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, ...]:
+        """Each item in its canonical spelling (bench.plan's rule), or a one-line error saying what is wrong."""
         if isinstance(value, tuple):
             return value
-        if self.kind == "task":  # task strings may carry parameters: adding:markers=anywhere,copy
-            import longdep_tasks as tasks
+        from bench import plan
+        from bench.registry import split_variant_list
 
-            return tuple(dict.fromkeys(self._task(item, param, ctx) for item in tasks.split_task_list(str(value))))
-        names = list(dict.fromkeys(item.strip() for item in str(value).split(",")))
-        for name in names:
-            if name not in models.registry.names():
-                self.fail(models.registry.unknown_message(name), param, ctx)
-        return tuple(names)
+        canonical = plan.canonical_tasks if self.kind == "task" else plan.canonical_models
+        try:
+            return canonical(split_variant_list(str(value)))
+        except plan.PlanError as error:
+            self.fail(str(error), param, ctx)
 
     def shell_complete(self, ctx: Any, param: Any, incomplete: str) -> list[Any]:
         """Tab completion of the last name of a comma list (`rnn,l<TAB>` -> `rnn,lstm`)."""
@@ -109,16 +110,6 @@ class NameList(click.ParamType):
         else:
             known = models.registry.names()
         return [CompletionItem(prefix + name) for name in known if name.startswith(last)]
-
-    def _task(self, text: str, param: Any, ctx: Any) -> str:
-        """The canonical task string (defaults left out), or a one-line error saying what is wrong."""
-        import longdep_tasks as tasks
-
-        try:
-            return tasks.get(text).variant
-        except (tasks.UnknownNameError, tasks.VariantError) as error:
-            self.fail(str(error), param, ctx)
-
 
 class FiniteFloat(click.FloatRange):
     """A float range that also refuses nan and inf (click's FloatRange lets nan through)."""

@@ -50,8 +50,29 @@ def rnn(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: boo
 
 
 def lstm(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
-         embed: int = 0) -> SequenceModel:
-    return _recurrent(nn.LSTM, n_inputs, n_outputs, hidden, layers, tokens, embed)
+         embed: int = 0, forget_bias: float | None = None) -> SequenceModel:
+    """nn.LSTM; `forget_bias` sets every forget-gate bias at initialisation (PyTorch adds two bias vectors:
+    the ih one takes the value and the hh one is zeroed, so their sum is exactly it)."""
+    model = _recurrent(nn.LSTM, n_inputs, n_outputs, hidden, layers, tokens, embed)
+    if forget_bias is not None:
+        for layer in range(layers):
+            set_gate_bias(model.core, layer, FORGET_GATE, hidden, (forget_bias,))
+    return model
+
+
+INPUT_GATE, FORGET_GATE = 0, 1  # PyTorch's LSTM gate order: input, forget, cell, output
+
+
+def set_gate_bias(core: nn.LSTM, layer: int, gate: int, hidden: int, per_block: tuple[float, ...]) -> None:
+    """Set one gate's total bias, block by block: the units split into len(per_block) equal blocks (the
+    1997 paper's memory-cell blocks), block k taking per_block[k]."""
+    bias_ih, bias_hh = getattr(core, f"bias_ih_l{layer}"), getattr(core, f"bias_hh_l{layer}")
+    blocks = len(per_block)
+    with torch.no_grad():
+        for k, value in enumerate(per_block):
+            rows = slice(gate * hidden + k * hidden // blocks, gate * hidden + (k + 1) * hidden // blocks)
+            bias_ih[rows] = value
+            bias_hh[rows] = 0.0
 
 
 def gru(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.models.recurrent import SequenceModel, _recurrent
+from bench.models.recurrent import INPUT_GATE, SequenceModel, _recurrent, set_gate_bias
 
 IRNN_INPUT_STD = 1e-3  # Le et al.: input weights from N(0, 0.001), recurrent = identity, biases 0
 
@@ -62,15 +62,24 @@ OPEN_GATE_BIAS = 20.0
 
 
 def lstm_1997(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
-              embed: int = 0) -> SequenceModel:
+              embed: int = 0, input_bias: tuple[float, ...] | None = None) -> SequenceModel:
     """A fused nn.LSTM (so cuDNN/oneDNN kernels still run) whose forget gate is held at exactly 1: its
     input and recurrent weights are zero and its bias saturates the sigmoid, and gradient hooks zero their
     gradients so no optimizer moves them (Adam without weight decay leaves a parameter with zero gradient
     where it is). What still differs from the 1997 cell: the cell input and output squashing are tanh
     (1997: g in [-2, 2], h in [-1, 1]), there is one gate pair per unit rather than per memory block, and
-    the gradient is not truncated (1997 truncated it at the cell's inputs)."""
+    the gradient is not truncated (1997 truncated it at the cell's inputs).
+
+    `input_bias` (e.g. (-3, -6)) sets the input-gate biases per block of units, as the 1997 paper
+    initialises them per memory-cell block (Exp. 4: -3 and -6; task 6a: -2 and -4): negative input
+    biases keep distractors out of cells that never forget. Without it the input gates keep PyTorch's
+    initialisation (biases near 0), so every input is written into the cells."""
+    if input_bias is not None and len(input_bias) > hidden:
+        raise ValueError(f"input_bias has {len(input_bias)} blocks but the model has only {hidden} units")
     model = _recurrent(nn.LSTM, n_inputs, n_outputs, hidden, layers, tokens, embed)
     for layer in range(layers):
+        if input_bias is not None:
+            set_gate_bias(model.core, layer, INPUT_GATE, hidden, input_bias)
         for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             _pin_forget_gate(getattr(model.core, f"{kind}_l{layer}"), hidden, OPEN_GATE_BIAS if kind == "bias_ih" else 0.0)
     return model

@@ -2,8 +2,9 @@
 
 Cells are grouped over seeds by (task, model, length), and by the hyperparameters either run swept
 (`--hiddens`, `--lrs`, `--batch-sizes`: each setting is its own row). Two groups are comparable when every setting
-that changes numbers agrees (task version and parameters, model and training-loop versions, size,
-budget, optimiser, stop rule, evaluation size and cadence, time limit, device kind); otherwise the row
+that changes numbers agrees (task version and parameters, model and training-loop versions, and every
+declared setting that changes numbers: size, budget, optimiser, stop rule, evaluation size and cadence, time
+limit, mixed precision, compilation; and the device kind); otherwise the row
 names the setting and its two values. A difference counts only when it exceeds twice its standard
 error: the seed spread (with several seeds) and each test set's binomial error, combined.
 """
@@ -17,11 +18,13 @@ from typing import Any
 
 import pandas as pd
 
+from bench import settings
 from bench.horizon import setting_label, varying_settings
 from bench.store import atomic_write, results_frame, run_records
 
-SETTINGS = ["task_version", "task_params", "model_version", "protocol", "hidden", "layers", "steps_budget",
-            "batch_size", "lr", "clip", "stop", "eval_size", "eval_every", "time_limit", "device_kind"]
+# everything that can change a cell's numbers: the versions, the declared settings that do (bench/settings.py:
+# size, budget, optimiser, stop rule, evaluation, precision, compilation) and the kind of device
+SETTINGS = ["task_version", "task_params", "model_version", "protocol", *settings.COMPARED, "device_kind"]
 BROKEN = ("diverged", "failed")
 
 
