@@ -94,7 +94,8 @@ OPTIONS = {
 PEERS = (
     Peer("amarshah/complex_RNN", "memory_problem.py", "copy",
          RELABELLED + "; that code's accuracy counts all L + 20 steps, here the 10 recalled ones"),
-    Peer("locuslab/TCN", "TCN/copy_memory/utils.py", "copy:delimiter=repeat", RELABELLED),
+    Peer("locuslab/TCN", "TCN/copy_memory/utils.py", "copy:delimiter=repeat",
+         RELABELLED + "; that code's accuracy (copymem_test.py) counts all T + 20 steps, here the 10 recalled ones"),
     Peer("state-spaces/s4", "src/dataloaders/datasets/copying.py", "copy:delimiter=recall,loss=recall",
          "relabelled (blank 0, data 1..A-2, marker A-1 there; A = 10 gives these 8 symbols); S4's model "
          "emits only the M recall steps, here every step is emitted and only those are scored"),

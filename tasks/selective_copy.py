@@ -6,8 +6,10 @@ among the first L steps, the noise token everywhere else there, then n marker to
 tokens in order, one per marker step (scored there only). Unlike copy, where the data sits is random,
 so a model must select what to keep by content, not by a fixed clock. The oldest token is on average
 about L steps back from its recall; the guaranteed minimum span is n. Loss: cross-entropy on the scored
-steps; chance accuracy 1/n_symbols, chance loss ln(n_symbols). Mamba's setting: L = 4096, 16 tokens,
-vocabulary 16.
+steps; chance accuracy 1/n_symbols, chance loss ln(n_symbols). Mamba's setting: L = 4096, 16 tokens to
+copy, vocabulary 16; in S4's generator, which Mamba's experiment uses, that vocabulary counts the noise and
+marker tokens, leaving 14 data symbols (`selective-copy:n_symbols=14`). The default here is 16 data
+symbols plus noise and marker: 18 input tokens, not Mamba's vocabulary.
 """
 
 from __future__ import annotations
