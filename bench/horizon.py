@@ -1,9 +1,16 @@
 """Seed statistics and the dependency horizon: how long a dependency each model learns.
 
 The horizon of a (task, model, setting) is the largest length at which at least half of the seeds
-solved the task. Its interval is a percentile bootstrap over seeds: seeds are resampled as whole
-columns (a seed's cells at every length move together), the horizon is recomputed on each resample,
-and the 2.5% and 97.5% points are reported as lengths that were actually run.
+solved the task. Its interval comes from the per-length solve probabilities: at each length, k of n seeds
+solving gives an exact (Clopper-Pearson) 95% interval on the probability that a seed solves; the horizon's
+upper end is the largest length whose interval reaches 1/2 (a seed may solve there at least half the
+time), its lower end the largest length whose interval lies at or above 1/2 ("none" when no length is that
+sure, as with 3 seeds: 3 of 3 only shows a solve probability above 0.29). Few seeds give wide intervals,
+never a zero-width one.
+
+Seed summaries: with up to 5 seeds the reports show each seed's value (min-max), not a t interval, which
+a bimodal handful of accuracies would stretch over [0, 1]; from 6 seeds on the 95% t interval of the mean.
+The share of seeds solved comes with its Clopper-Pearson interval.
 
 Diverged seeds count as not solved (training broke down: the model did not learn). Failed cells (an
 error in the harness, not in the model) are left out, and the headline says how many.
@@ -17,13 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-BOOTSTRAP_DRAWS = 2000
-BOOTSTRAP_SEED = 0  # the interval is a pure function of the cells
+from bench.stats import clopper_pearson
+
 SOLVED_SHARE = 0.5  # at least this share of the seeds must solve a length
 # two-sided 95% Student t quantiles by degrees of freedom (1..30); beyond 30 the normal 1.96 is within 2%
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
         2.045, 2.042)
+FEW_SEEDS = 5  # up to this many seeds, summaries show every seed's value (min-max) instead of a t interval
 SETTING_COLUMNS = ("hidden", "layers", "lr", "batch_size")
 SETTING_LABELS = {"hidden": "hidden", "layers": "layers", "lr": "lr", "batch_size": "batch"}
 
@@ -52,6 +60,20 @@ def interval_text(n: int, low: float, high: float, spec: str = ".3f", share: boo
     if share:
         low, high = max(low, 0.0), min(high, 1.0)
     return f"[{low:{spec}}, {high:{spec}}]"
+
+
+def spread_text(n: int, low: float, high: float, lowest: float, highest: float, spec: str = ".3f") -> str:
+    """How the seeds spread: each seed's range `seeds 0.250-1.000` for up to FEW_SEEDS seeds, else the 95%
+    t interval of the mean; `n=1, no interval` for one seed."""
+    if 2 <= n <= FEW_SEEDS and not pd.isna(lowest):
+        return f"seeds {lowest:{spec}}-{highest:{spec}}"
+    return interval_text(n, low, high, spec, share=True)
+
+
+def solved_interval_text(solved: int, seeds: int) -> str:
+    """`2/3 solved, P(solve) 0.09-0.99`: the share with its exact 95% interval."""
+    low, high = clopper_pearson(int(solved), int(seeds))
+    return f"{int(solved)}/{int(seeds)} solved, P(solve) {low:.2f}-{high:.2f}"
 
 
 def setting_label(row: pd.Series | dict, columns: tuple[str, ...] = SETTING_COLUMNS) -> str:
@@ -131,13 +153,15 @@ def horizon_index(solved: np.ndarray) -> np.ndarray:
     return np.where(ok.any(axis=0), last, -1)
 
 
-def bootstrap_interval(solved: np.ndarray, draws: int = BOOTSTRAP_DRAWS) -> tuple[int, int]:
-    """The 2.5% and 97.5% points (as length indices, -1 for none) of the horizon over seed resamples."""
-    seeds = solved.shape[1]
-    picks = np.random.default_rng(BOOTSTRAP_SEED).integers(0, seeds, size=(draws, seeds))
-    resampled = solved[:, picks]  # lengths x draws x seeds
-    indices = np.sort(horizon_index(resampled))
-    return int(indices[int(0.025 * (draws - 1))]), int(indices[math.ceil(0.975 * (draws - 1))])
+def solve_rate_interval(solved: np.ndarray) -> tuple[int, int]:
+    """(lower, upper) ends of the horizon as length indices (-1 for none), from each length's exact 95%
+    interval on the solve probability (see the module docstring)."""
+    present = (~np.isnan(solved)).sum(axis=-1)
+    counts = np.nansum(solved, axis=-1)
+    bounds = [clopper_pearson(int(k), int(n)) if n else (math.nan, math.nan) for k, n in zip(counts, present)]
+    upper = [i for i, (_, high) in enumerate(bounds) if high >= SOLVED_SHARE]
+    lower = [i for i, (low, _) in enumerate(bounds) if low >= SOLVED_SHARE]
+    return (lower[-1] if lower else -1), (upper[-1] if upper else -1)
 
 
 def horizon_of(cells: pd.DataFrame, task: str, model: str, setting: str) -> Horizon:
@@ -146,7 +170,7 @@ def horizon_of(cells: pd.DataFrame, task: str, model: str, setting: str) -> Hori
     index = int(horizon_index(solved))
     seeds = int(cells["seed"].nunique())
     at = (lambda i: None if i < 0 else lengths[i])
-    low, high = bootstrap_interval(solved) if seeds > 1 else (index, index)
+    low, high = solve_rate_interval(solved) if seeds > 1 else (index, index)
     shares = horizon_shares(solved)
     below = tuple(lengths[i] for i in range(max(index, 0)) if not shares[i] >= SOLVED_SHARE)
     return Horizon(task, model, setting, at(index), at(low), at(high), seeds, tuple(lengths), failed,
@@ -177,6 +201,8 @@ def headline(frame: pd.DataFrame) -> list[str]:
     return [h.text(with_setting=several) for h in found]
 
 
-HORIZON_RULE = ("Horizon: the largest L at which at least half of the seeds solved; in brackets a 95% "
-                "percentile bootstrap interval over seeds (diverged seeds count as unsolved, failed cells are "
-                "left out).")
+HORIZON_RULE = ("Horizon: the largest L at which at least half of the seeds solved the task (solve rule of the "
+                "task; bridging is not solving); in brackets its 95% interval from each length's exact "
+                "(Clopper-Pearson) interval on the solve probability: up to the longest L where a seed may solve "
+                "at least half the time, from the longest L where it surely does ('none' when no length is that "
+                "sure). Diverged seeds count as unsolved, failed cells are left out.")

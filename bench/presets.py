@@ -21,7 +21,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from bench.horizon import interval_text, mean_interval
+from bench.horizon import FEW_SEEDS, interval_text, mean_interval
 
 METRIC_WORDS = {"sequences_to_solve": "training sequences to solve", "loss": "test loss", "accuracy": "test accuracy"}
 CHANCE_COLUMNS = {"loss": "chance_loss", "accuracy": "chance_accuracy"}
@@ -120,6 +120,8 @@ def _ours(cells: pd.DataFrame, metric: str) -> str:
     if values.empty:
         return "n/a"
     low, high = mean_interval(values)
+    if 2 <= len(values) <= FEW_SEEDS:  # each seed's value: a t interval over a handful would mislead
+        return f"{_number(values.mean(), metric)} (seeds {values.min():.3g}-{values.max():.3g})"
     return f"{_number(values.mean(), metric)} {interval_text(len(values), low, high, '.3g')}"
 
 

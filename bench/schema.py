@@ -79,10 +79,12 @@ COLUMN_SPECS: list[Column] = [
         ("verdict", "solved | bridged | partial memory | at chance, or diverged | failed when there is no "
                     "test number (derived)"),
         ("solved", "the solve rule held on the training stream and the validation split confirmed it"),
-        ("at_chance", "loss no more than 10% below the chance loss, and accuracy less than 10% of the way from "
-                      "chance to perfect (derived)"),
-        ("bridged", "test loss below the short-memory loss by more than 2 standard errors, and not at chance "
-                    "(derived)"),
+        ("at_chance", "neither the test loss nor the test accuracy beats chance beyond its sampling error (one-sided "
+                      "test at 5%) and a 1% effect-size floor (derived; the rule is in bench/verdicts.py)"),
+        ("bridged", "the test loss or accuracy beats the short-memory baseline by the same test, and the cell is not "
+                    "at chance (derived)"),
+        ("final_solved", "the solve rule holds on the final test split (with `--stop budget`, a solved cell whose "
+                         "final test misses it is shown as solved, then lost)"),
         ("steps_to_solve", "the step at which the solve rule first held (one-batch resolution)"),
         ("sequences_to_solve", "training sequences seen by then"),
         ("diverged_step", "the step whose loss or gradient became non-finite"),

@@ -394,6 +394,7 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
         "seed": cell.seed, "params": outcome.params, "threads": cell.threads,
         **settings.row_values(cell.model, cell.model_config, budget),
         "status": outcome.status, "solved": outcome.status == "solved",
+        "final_solved": test and task.rule.holds(test.accuracy, test.sequences_correct, test.loss),
         "accuracy": test and test.accuracy, "accuracy_se": test and test.accuracy_se,
         "loss": test and test.loss, "loss_se": test and test.loss_se,
         "sequences_correct": test and test.sequences_correct, "eval_positions": test and test.positions,

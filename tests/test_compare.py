@@ -64,7 +64,7 @@ def test_compare_command_prints_markers_and_gates_exit_code(bench_cli, tmp_path)
     result = bench_cli("compare", a, b)
     assert result.code == 0 and "better" in result.stdout and "newly diverged" in result.stdout
     assert "1 better" in result.stdout and "1 worse" in result.stdout
-    rows = bench_cli("compare", a, b, "--only-changed").stdout.splitlines()[2:-2]  # between header and counts, note
+    rows = bench_cli("compare", a, b, "--only-changed").stdout.splitlines()[3:-2]  # between header and counts, note
     assert len(rows) == 7 and not any(row.endswith("not significant") for row in rows)
     gated = bench_cli("compare", a, b, "--fail-on", "accuracy:-0.05")
     assert gated.code == 1 and "2 cell(s) broke --fail-on accuracy:-0.05" in gated.stderr  # lstm L=50, gru L=100

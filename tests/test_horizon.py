@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bench import presets
-from bench.horizon import Horizon, bootstrap_interval, horizons, mean_interval, t95
+from bench.horizon import Horizon, horizons, mean_interval, solve_rate_interval, t95
 from bench.reporting.grid import select_settings, summarize
 from bench.search import candidate_lengths, find_horizons, gallop_then_bisect
 from bench.store import Store, results_frame
@@ -72,20 +72,22 @@ def test_one_seed_has_no_interval():
     assert found.length == 20 and found.interval == "n=1, no interval" and "n=1, no interval" in found.text()
 
 
-def test_bootstrap_interval_is_deterministic_and_brackets_the_estimate():
+def test_the_horizon_interval_comes_from_each_lengths_solve_probability_and_brackets_the_estimate():
     rng = np.random.default_rng(5)
-    # 8 seeds, solving up to a seed-specific length index: the horizon varies between resamples
-    limits = rng.integers(0, 5, size=8)
+    limits = rng.integers(0, 5, size=12)  # 12 seeds, each solving up to its own length index
     solved = (np.arange(5)[:, None] <= limits[None, :]).astype(float)
-    low, high = bootstrap_interval(solved)
-    assert (low, high) == bootstrap_interval(solved)
-    estimate = int(np.sort(limits)[3])  # at least half of 8 solved: the 4th largest limit
-    assert low <= estimate <= high and low < high
+    low, high = solve_rate_interval(solved)
+    estimate = int(np.sort(limits)[5])  # at least half of 12 solved: the 6th largest limit
+    assert low <= estimate <= high
 
 
-def test_unanimous_seeds_give_a_point_interval():
+def test_three_unanimous_seeds_never_give_a_zero_width_interval():
+    """0 of 3 seeds at L=40 still allows a solve probability of 0.71 there; 3 of 3 only shows it above 0.29."""
     found = _horizon(_grid("gru", ["sss", "sss", "uuu", "uuu"]))
-    assert (found.low, found.length, found.high) == (20, 20, 20)
+    assert (found.low, found.length, found.high) == (None, 20, 80)
+    assert "solved up to L=20 [none, 80]" in found.text()
+    many = _horizon(_grid("gru", ["s" * 12, "s" * 12, "u" * 12, "u" * 12]))
+    assert (many.low, many.length, many.high) == (20, 20, 20)  # 12 of 12 and 0 of 12 are sure enough
 
 
 def test_seed_interval_is_the_t_interval_of_the_mean():
@@ -251,8 +253,10 @@ def test_eval_lengths_leave_existing_keys_alone():
 def test_presets_expand_to_their_documented_cells(bench_cli):
     from bench.cli import cli
 
-    expected = {"hs1997-adding": ("adding:form=hs1997", (100, 500, 1000), ("lstm-1997", "lstm"), 3),
-                "hs1997-temporal-order": ("temporal-order", (100,), ("lstm-1997", "lstm"), 3),
+    expected = {"hs1997-adding": ("adding:form=hs1997", (100, 500, 1000),
+                                  ("lstm-1997:input_bias=-3/-6", "lstm", "lstm:forget_bias=1"), 3),
+                "hs1997-temporal-order": ("temporal-order", (100,),
+                                          ("lstm-1997:input_bias=-2/-4", "lstm", "lstm:forget_bias=1"), 3),
                 "bai2018-adding": ("adding:markers=anywhere", (600,), ("rnn", "lstm", "gru"), 3),
                 "bai2018-copy": ("copy:delimiter=repeat", (1000,), ("rnn", "lstm", "gru"), 3)}
     assert set(expected) <= set(presets.presets())
@@ -294,15 +298,16 @@ def test_every_published_number_names_its_source_and_a_registered_model():
     for preset in presets.presets().values():
         assert preset.source and preset.differences and preset.published
         for row in preset.published:
-            assert row.model in models.registry.names() and row.where and row.value > 0
+            assert models.canonical(row.model) == row.model and row.model in preset.run["models"]
+            assert row.where and row.value > 0
             assert row.length in preset.run["lengths"]
 
 
 def test_preset_report_shows_published_beside_ours_with_chance():
-    records = [_cell("lstm-1997", 100, s, True, sequences_to_solve=60_000 + 1000 * s) for s in range(3)]
+    records = [_cell("lstm-1997:input_bias=-3/-6", 100, s, True, sequences_to_solve=60_000 + 1000 * s) for s in range(3)]
     records += [_cell("lstm", 100, s, False, accuracy=0.15) for s in range(3)]
     table = presets.comparison_table(results_frame(records), "hs1997-adding").reset_index()
-    ours = table[(table["model"] == "lstm-1997") & (table["L"] == 100)].iloc[0]
+    ours = table[(table["model"] == "lstm-1997:input_bias=-3/-6") & (table["L"] == 100)].iloc[0]
     assert ours["published"] == "74,000" and ours["ours"] == "60,000 / 61,000 / 62,000 (3 of 3 seeds solved)"
     assert ours["seeds solved"] == "3/3"
     assert ours["our test accuracy"] == "0.990 (chance 0.150)"
@@ -310,7 +315,7 @@ def test_preset_report_shows_published_beside_ours_with_chance():
     # unsolved seeds are censored at their budget, and the text says how far they got
     assert plain["published"] == "—" and plain["ours"] == "none of 3 seeds solved; 3 unsolved after 256,000"
     assert plain["source"] == "not reported"
-    assert table[(table["model"] == "lstm-1997") & (table["L"] == 500)].iloc[0]["ours"] == "not run"
+    assert table[(table["model"] == "lstm-1997:input_bias=-3/-6") & (table["L"] == 500)].iloc[0]["ours"] == "not run"
 
 
 def test_published_loss_sits_beside_the_chance_loss():

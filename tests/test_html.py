@@ -35,9 +35,9 @@ def _grid_cell(page, model, length=50):
 def test_grid_cells_show_seed_mean_spread_chance_and_outcome(report_page):
     page = report_page.read_text()
     gru = _grid_cell(page, "gru")
-    assert "0.800</span> [0.000, 1.000]" in gru and "chance 0.078" in gru and "✓ 2/2 solved, median 1,200 steps" in gru
+    assert "0.800</span> seeds 0.700-0.900" in gru and "chance 0.078" in gru and "2/2 solved, P(solve) 0.16-1.00, 1,200 steps" in gru
     rnn = _grid_cell(page, "rnn")
-    assert "0.080</span> [0.080, 0.080]" in rnn and "budget hit" in rnn and "≈chance" in rnn
+    assert "0.080</span> seeds 0.080-0.080" in rnn and "budget hit" in rnn and "≈chance" in rnn
     lstm = _grid_cell(page, "lstm")
     assert "class='broken'" in lstm and "✗ diverged" in lstm and "✗ failed" in lstm and ">—</span>" in lstm
     assert f"background:{score_colour(score(0.8, 0.0784))}" in gru

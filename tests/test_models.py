@@ -182,3 +182,53 @@ def test_params_picks_a_width_within_5_percent_for_every_model(task, target):
 def test_params_too_small_for_a_model_says_so():
     with pytest.raises(models.ParamsTooSmall, match="more than 5% away"):
         models.width_for_params("transformer", 50, 2, 1, False)
+
+
+# --- model parameters: NAME:key=value, as for tasks --------------------------------------------------------
+
+@pytest.mark.parametrize("model, gate, expected", [
+    ("lstm-1997:input_bias=-3/-6", 0, [-3.0] * 4 + [-6.0] * 4),
+    ("lstm-1997:input_bias=-2/-4", 0, [-2.0] * 4 + [-4.0] * 4),
+    ("lstm:forget_bias=1", 1, [1.0] * 8),
+])
+def test_gate_biases_are_exactly_as_declared_and_the_1997_forget_gate_stays_pinned(model, gate, expected):
+    built = models.build(model, 3, 2, hidden=8, layers=2, tokens=False)
+    for layer in range(2):
+        total = getattr(built.core, f"bias_ih_l{layer}") + getattr(built.core, f"bias_hh_l{layer}")
+        assert total[gate * 8:(gate + 1) * 8].tolist() == expected
+    optimizer = torch.optim.Adam(built.parameters(), lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        built(torch.randn(4, 9, 3)).square().mean().backward()
+        optimizer.step()
+    if model.startswith("lstm-1997"):
+        forget = built.core.bias_ih_l0[8:16] + built.core.bias_hh_l0[8:16]
+        assert torch.sigmoid(forget).eq(1.0).all() and built.core.weight_hh_l0[8:16].eq(0).all()
+
+
+def test_a_model_variant_changes_the_key_and_the_default_spelling_keeps_it():
+    from bench.sweep import Cell
+
+    plain = Cell("adding", 50, "lstm-1997", 0)
+    assert Cell("adding", 50, models.canonical("lstm-1997:input_bias=-3/-6"), 0).key != plain.key
+    assert "params" not in plain.identity()["model"]  # cells stored before parameters existed keep their keys
+
+
+@pytest.mark.parametrize("models_option, message", [
+    ("lstm-1997:input_bias=-3/x", "not a list of numbers"),
+    ("lstm-1997:input_biass=-3", "has no parameter 'input_biass' (parameters: input_bias="),
+    ("gru:forget_bias=1", "model gru has no parameter 'forget_bias' (parameters: none)"),
+    ("lstm:forget_bias=1/2", "give one number"),
+    ("lstm-1997:input_bias=" + "/".join(["-1"] * 17), "give 1 to 16 biases"),
+    ("lstm-1997:input_bias=-1/-1/-1/-1/-1", "gives 5 blocks but the width is 4"),
+])
+def test_bad_model_parameters_are_one_line_and_exit_2(models_option, message, bench_cli, tmp_path):
+    result = bench_cli("run", "--task", "adding", "--lengths", "10", "--models", models_option, "--hidden", "4",
+                       "--out", tmp_path / "out")
+    assert result.code == 2 and message in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_bench_models_lists_each_models_parameters(bench_cli):
+    out = bench_cli("models").stdout
+    assert "input_bias=B1/B2/..." in out and "forget_bias=" in out and "[--compile applies]" in out

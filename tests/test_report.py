@@ -23,8 +23,8 @@ CURVE = [{"step": 100, "train_loss": 0.2, "eval_loss": 0.1, "eval_accuracy": 0.3
 RECORDS = [
     _cell("gru", 50, 0, "solved", 0.9, steps_to_solve=1000, loss=0.005, curve=CURVE),
     _cell("gru", 50, 1, "solved", 0.7, steps_to_solve=1400, loss=0.008),
-    _cell("rnn", 50, 0, "unsolved", 0.08, loss_ratio=0.99),
-    _cell("rnn", 50, 1, "unsolved", 0.08, loss_ratio=0.93),
+    _cell("rnn", 50, 0, "unsolved", 0.08, loss_ratio=0.99, loss=0.99 / 6),
+    _cell("rnn", 50, 1, "unsolved", 0.08, loss_ratio=0.996, loss=0.996 / 6),
     _cell("lstm", 50, 0, "diverged", None, diverged_step=12),
     _cell("lstm", 50, 1, "failed", None, error="RuntimeError: boom\ntraceback"),
 ]
@@ -39,9 +39,11 @@ def test_summary_aggregates_seeds_and_statuses():
 
 def test_grid_text_shows_spread_solves_chance_and_failures():
     summary = summarize(results_frame(RECORDS)).set_index("model")
-    # two seeds: the 95% t interval (t = 12.7) is wide, and clipped to [0, 1] since accuracy is a share
-    assert cell_text(summary.loc["gru"]) == "✓ 0.800 [0.000, 1.000] (2/2 solved, 1,200 steps)"
-    assert cell_text(summary.loc["rnn"]) == "0.080 [0.080, 0.080] (0/2 solved, ≈chance, budget 4,000 hit)"
+    # two seeds: each seed's value, not a t interval (t = 12.7 would stretch it over [0, 1]), and the exact
+    # interval on the probability that a seed solves
+    assert cell_text(summary.loc["gru"]) == "✓ 0.800 seeds 0.700-0.900 (2/2 solved, P(solve) 0.16-1.00, 1,200 steps)"
+    assert cell_text(summary.loc["rnn"]) == ("0.080 seeds 0.080-0.080 (0/2 solved, P(solve) 0.00-0.84, ≈chance, "
+                                             "budget 4,000 hit)")
     assert cell_text(summary.loc["lstm"]) == "✗ diverged / ✗ failed"
 
 
@@ -51,7 +53,7 @@ def test_report_files_keep_every_cell_including_failures(tmp_path):
     assert len(frame) == 6 and set(frame["status"]) == {"solved", "unsolved", "diverged", "failed"}
     report = (tmp_path / "report.md").read_text()
     assert "| model | L=50, span≥25 |" in report  # the length and the span it guarantees, never one for the other
-    assert "| gru | ✓ 0.800 [0.000, 1.000] (2/2 solved, 1,200 steps) |" in report
+    assert "| gru | ✓ 0.800 seeds 0.700-0.900 (2/2 solved, P(solve) 0.16-1.00, 1,200 steps) |" in report
     assert ("L is the sequence length T; every target reaches at least this many steps back: L=50: 25. Chance: "
             "accuracy 0.0784, loss 0.1667; short memory (blind to the inputs at the full span; at L=50): accuracy "
             "0.1600, loss 0.0833. Solved when MSE < 0.01.") in report
@@ -61,7 +63,7 @@ def test_report_files_keep_every_cell_including_failures(tmp_path):
     assert "diverged" in svg and "failed" in svg and "budget hit" in svg and "chance" in svg
     assert "short memory" in svg and "sequence length T" in svg
     assert "horizon (≥ half of seeds solved)" in svg and "95% interval of the seed mean" in svg  # gru solved L=50
-    assert "- gru: adding solved up to L=50 [50, 50] (2 seeds;" in report and "## Horizons" in report
+    assert "- gru: adding solved up to L=50 [none, 50] (2 seeds;" in report and "## Horizons" in report
     for plot in ("learning_curves", "heatmap", "steps_to_solve"):
         for suffix in (".png", ".svg"):
             assert (tmp_path / "plots" / f"{plot}{suffix}").stat().st_size > 1000, plot

@@ -49,14 +49,16 @@ def test_results_frame_is_flat():
 
 
 def test_at_chance_is_derived_from_loss_and_accuracy_when_tables_are_built():
+    chance = dict(chance_accuracy=0.125, chance_loss=2.0, short_memory_accuracy=0.125, short_memory_loss=2.0,
+                  accuracy_se=0.01, loss_se=0.01)
     frame = results_frame([
-        _record("a", loss_ratio=0.95, accuracy=0.13, chance_accuracy=0.125),  # both at chance
-        _record("b", loss_ratio=0.5, accuracy=0.13, chance_accuracy=0.125),  # the loss learned something
-        _record("c", loss_ratio=None, accuracy=None, chance_accuracy=0.125),  # never evaluated
-        _record("d", loss_ratio=0.95, accuracy=0.25, chance_accuracy=0.125),  # twice chance: not at chance
-        _record("e", loss_ratio=0.99, accuracy=None, chance_accuracy=0.125),  # diverged after an eval
+        _record("a", loss=1.99, loss_ratio=0.995, accuracy=0.13, **chance),  # both within their noise of chance
+        _record("b", loss=1.0, loss_ratio=0.5, accuracy=0.13, **chance),  # the loss learned something
+        _record("c", loss=None, loss_ratio=None, accuracy=None, **chance),  # never evaluated
+        _record("d", loss=1.99, loss_ratio=0.995, accuracy=0.25, **chance),  # twice chance: not at chance
+        _record("e", loss=1.99, loss_ratio=0.995, accuracy=None, **chance),  # diverged after an eval
     ])
-    assert frame["at_chance"].tolist() == [True, False, False, False, True]
+    assert frame["at_chance"].tolist() == [True, False, True, False, True]
 
 
 def test_written_files_follow_the_umask_not_mkstemps_private_mode(tmp_path):

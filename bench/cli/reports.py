@@ -104,8 +104,8 @@ class GateParam(click.ParamType):
               help="Print the rows (both runs' numbers, difference, its standard error, marker) as one JSON object.")
 def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None, as_json: bool) -> int:
     """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
-    from bench.reporting.compare import (comparable, compare_runs, format_table, gate_failures, load_records,
-                               marker_counts, write_compare_html)
+    from bench.reporting.compare import (comparable, compare_runs, correction_note, format_table, gate_failures,
+                                         load_records, marker_counts, write_compare_html)
     from bench.provenance import fingerprint_note
     from bench.store import results_frame
 
@@ -120,9 +120,10 @@ def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: 
         import json
 
         click.echo(json.dumps({"a": str(run_a), "b": str(run_b), "rows": frame_records(shown),
-                               "markers": marker_counts(table),
+                               "markers": marker_counts(table), "correction": correction_note(table),
                                "machines": fingerprint_note({"A": records_a, "B": records_b})}, indent=1))
     else:
+        click.echo(correction_note(table))
         click.echo(format_table(shown))
         click.echo(marker_counts(table))
         click.echo(fingerprint_note({"A": records_a, "B": records_b}))

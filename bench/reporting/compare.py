@@ -5,8 +5,9 @@ Cells are grouped over seeds by (task, model, length), and by the hyperparameter
 that changes numbers agrees (task version and parameters, model and training-loop versions, and every
 declared setting that changes numbers: size, budget, optimiser, stop rule, evaluation size and cadence, time
 limit, mixed precision, compilation; and the device kind); otherwise the row
-names the setting and its two values. A difference counts only when it exceeds twice its standard
-error: the seed spread (with several seeds) and each test set's binomial error, combined.
+names the setting and its two values. A difference counts only when it is significant after Holm's
+correction over every comparable cell of the comparison (family-wise error 5%), its standard error being
+the seed spread (with several seeds) and each test set's binomial error, combined.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from bench import settings
+from bench.stats import holm, normal_p_two_sided
 from bench.horizon import setting_label, varying_settings
 from bench.store import atomic_write, results_frame, run_records
 
@@ -75,19 +77,22 @@ def compare_runs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     joined = pd.merge(_groups(a, axes), _groups(b, axes), how="outer", left_index=True, right_index=True,
                       suffixes=("_a", "_b"))
     joined["difference"] = joined["accuracy_b"] - joined["accuracy_a"]
-    joined["marker"] = [marker(row) for _, row in joined.iterrows()]
-    columns = ["seeds_a", "accuracy_a", "statuses_a", "seeds_b", "accuracy_b", "statuses_b", "difference", "marker"]
+    joined["p_value"] = [p_value(row) for _, row in joined.iterrows()]
+    significant = holm(joined["p_value"].tolist())
+    joined["marker"] = [marker(row, flag) for (_, row), flag in zip(joined.iterrows(), significant)]
+    columns = ["seeds_a", "accuracy_a", "statuses_a", "seeds_b", "accuracy_b", "statuses_b", "difference", "p_value",
+               "marker"]
     return joined[columns].reset_index()
 
 
-def marker(row: pd.Series) -> str:
-    """better | worse | not significant | newly diverged/failed | fixed | not comparable | only in A/B."""
+def marker(row: pd.Series, significant: bool = False) -> str:
+    """better | worse | not significant | newly diverged/failed | fixed | not comparable | only in A/B;
+    `significant`: the difference survives the family-wise correction (see `p_value` and CORRECTION)."""
     if pd.isna(row["seeds_a"]):
         return "only in B"
     if pd.isna(row["seeds_b"]):
         return "only in A"
-    differing = [f"{name} {row[f'{name}_a']} vs {row[f'{name}_b']}" for name in SETTINGS
-                 if row[f"{name}_a"] != row[f"{name}_b"]]
+    differing = _differing(row)
     if differing:
         return f"not comparable ({'; '.join(differing)})"
     broken_a = any(s in BROKEN for s in row["statuses_a"].split(","))
@@ -96,20 +101,36 @@ def marker(row: pd.Series) -> str:
         return f"newly {'/'.join(broken_b)}"
     if broken_a and not broken_b:
         return "fixed"
-    if pd.isna(row["difference"]):
+    if pd.isna(row["difference"]) or not significant:
         return "not significant"
-    return "better" if row["difference"] > _noise(row) else "worse" if row["difference"] < -_noise(row) else "not significant"
+    return "better" if row["difference"] > 0 else "worse"
 
 
-def _noise(row: pd.Series) -> float:
-    """Twice the standard error of B - A: the seed spread of each side's mean (where it has several
-    seeds) plus each test set's binomial error, so a one-seed comparison still knows its eval noise."""
+def _differing(row: pd.Series) -> list[str]:
+    return [f"{name} {row[f'{name}_a']} vs {row[f'{name}_b']}" for name in SETTINGS if row[f"{name}_a"] != row[f"{name}_b"]]
+
+
+def p_value(row: pd.Series) -> float:
+    """The two-sided normal p-value of B - A for a comparable, unbroken pair of cells (nan otherwise: not
+    a test). Its standard error: the seed spread of each side's mean (where it has several seeds) plus each
+    test set's binomial error, so a one-seed comparison still knows its eval noise."""
+    if pd.isna(row["seeds_a"]) or pd.isna(row["seeds_b"]) or pd.isna(row["difference"]) or _differing(row):
+        return math.nan
+    if any(s in BROKEN for side in ("a", "b") for s in row[f"statuses_{side}"].split(",")):
+        return math.nan
     variance = 0.0
     for side in ("a", "b"):
         if row[f"seeds_{side}"] > 1 and pd.notna(row[f"sd_{side}"]):
             variance += row[f"sd_{side}"] ** 2 / row[f"seeds_{side}"]
         variance += 0.0 if pd.isna(row[f"binomial_var_{side}"]) else row[f"binomial_var_{side}"]
-    return max(2 * math.sqrt(variance), 1e-9)
+    return normal_p_two_sided(row["difference"] / max(math.sqrt(variance), 1e-12))
+
+
+def correction_note(table: pd.DataFrame) -> str:
+    """The family-wise rule the markers used, for every comparison's header."""
+    tests = int(table["p_value"].notna().sum()) if "p_value" in table else 0
+    return (f"Markers: a difference counts when it survives Holm's correction over the {tests} comparable cell(s) "
+            "(family-wise error 5%; two-sided normal test on the seed spread and each test set's binomial error).")
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:
@@ -153,5 +174,5 @@ def write_compare_html(path: Path, table: pd.DataFrame, a: pd.DataFrame, b: pd.D
     from bench.reporting.html import render_compare
 
     page = render_compare(table, select_settings(summarize(a)), select_settings(summarize(b)), names,
-                          marker_counts(table))
+                          f"{marker_counts(table)}. {correction_note(table)}")
     atomic_write(path, page.encode())

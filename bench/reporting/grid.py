@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.horizon import interval_text, mean_interval, with_settings
-from bench.verdicts import VERDICTS
+from bench.horizon import mean_interval, solved_interval_text, spread_text, with_settings
+from bench.verdicts import RULE_TEXT, VERDICTS, lost
 
 
 STATUS_MARKS = {"solved": "✓", "unsolved": "budget", "timeout": "time", "diverged": "✗ diverged",
@@ -20,6 +20,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, model, setting, length): seed mean with its 95% interval, the share of seeds
     solved, status counts, steps to solve, and the validation numbers the selection reads."""
     frame = with_settings(frame)
+    frame = frame.assign(lost=lost(frame), final_accuracy=frame["accuracy"])
     groups = frame.groupby(["task", "model", "setting", "length"], sort=True)
     summary = groups.agg(
         seeds=("seed", "count"), accuracy=("accuracy", "mean"), accuracy_sd=("accuracy", "std"),
@@ -28,7 +29,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         chance_accuracy=("chance_accuracy", "first"), at_chance=("at_chance", "all"),
         short_memory_accuracy=("short_memory_accuracy", "first"), min_span=("min_span", "first"),
         bridged=("bridged", "sum"), steps_budget=("steps_budget", "first"),
-        valid_accuracy=("valid_accuracy", "mean"), valid_loss=("valid_loss", "mean"),
+        valid_accuracy=("valid_accuracy", "mean"), valid_loss=("valid_loss", "mean"), lost=("lost", "sum"),
     )
     interval = groups["accuracy"].agg(mean_interval)
     summary["accuracy_low"] = interval.map(lambda pair: pair[0])
@@ -75,37 +76,52 @@ def verdict_text(row: pd.Series) -> str:
 
 
 def cell_text(row: pd.Series, one_seed_noted: bool = False) -> str:
-    """`✓ 0.995 [0.990, 1.000] (3/3 solved, 1,100 steps)` or `0.084 (n=1, no interval, ≈chance, budget
-    4,000 hit)` for a grid cell: the seed mean, its 95% interval and the share of seeds solved
-    (`one_seed_noted`: the table already says every cell has one seed, so cells do not repeat it)."""
+    """`✓ 0.995 seeds 0.990-1.000 (3/3 solved, P(solve) 0.29-1.00, 1,100 steps)` or `0.084 (n=1, no
+    interval, ≈chance, budget 4,000 hit)` for a grid cell: the seed mean, how the seeds spread (each seed's
+    range up to 5 seeds, else the 95% t interval), the seeds solved with the exact interval on the solve
+    probability (`one_seed_noted`: the table already says every cell has one seed, so cells do not repeat
+    it)."""
     statuses = row["statuses"].split(",")
     if all(s in ("failed", "diverged") for s in statuses):
         return " / ".join(STATUS_MARKS[s] for s in statuses)
     accuracy = "n/a" if pd.isna(row["accuracy"]) else f"{row['accuracy']:.3f}"
-    interval = interval_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"), share=True)
-    parts = [interval] if interval.startswith("n=") and not one_seed_noted else []
-    spread = "" if interval.startswith("n=") else f" {interval}"
-    if row["solved"]:
-        parts.append(f"{int(row['solved'])}/{row['seeds']} solved, {int(row['steps_to_solve']):,} steps")
-    elif row["seeds"] > 1:
-        parts.append(f"0/{row['seeds']} solved")
+    spread = spread_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"), row.get("accuracy_min"),
+                         row.get("accuracy_max"))
+    parts = [spread] if spread.startswith("n=") and not one_seed_noted else []
+    spread = "" if spread.startswith("n=") else f" {spread}"
+    parts += solve_parts(row)
     if row["at_chance"]:
         parts.append("≈chance")
-    if verdict_text(row) and row["solved"] < row["seeds"]:
+    if verdict_text(row) and (row["solved"] < row["seeds"] or row.get("lost", 0)):
         parts.append(verdict_text(row))
     if "unsolved" in statuses:
         parts.append(f"budget {int(row['steps_budget']):,} hit")
     parts += [STATUS_MARKS[s] for s in statuses if s in ("timeout", "diverged", "failed")]
     if isinstance(row.get("chosen"), str) and row["chosen"]:
         parts.append(f"selected: {row['chosen']}")
-    mark = "✓ " if row["solved"] == row["seeds"] else ""
+    mark = "✓ " if row["solved"] == row["seeds"] and not row.get("lost", 0) else ""
     return f"{mark}{accuracy}{spread}" + (f" ({', '.join(parts)})" if parts else "")
 
 
-GRID_NOTE = ("Cells show test accuracy on the scored positions: the mean over seeds with its 95% t interval "
-             "(n=1: no interval), the share of seeds solved, and what the seeds show: ✓ solved, bridged (test loss "
-             "below the short-memory baseline beyond its sampling error), partial memory (better than chance, not "
-             "than short memory), ≈chance.")
+def solve_parts(row: pd.Series) -> list[str]:
+    """The seeds solved (with the interval on the solve probability), and those that lost it by the end."""
+    parts = []
+    if row["solved"] and row["seeds"] == 1 and row.get("lost", 0):
+        return [f"solved at {int(row['steps_to_solve']):,}, final test {row['accuracy']:.2f}"]
+    if row["solved"]:
+        solved = solved_interval_text(row["solved"], row["seeds"]) if row["seeds"] > 1 else "solved"
+        parts.append(f"{solved}, {int(row['steps_to_solve']):,} steps")
+    elif row["seeds"] > 1:
+        parts.append(solved_interval_text(0, row["seeds"]))
+    if row.get("lost", 0) and row["seeds"] > 1:
+        parts.append(f"{int(row['lost'])} solved, then lost at the final test")
+    return parts
+
+
+GRID_NOTE = ("Cells show test accuracy on the scored positions: the mean over seeds with each seed's range (up to 5 "
+             "seeds) or its 95% t interval (n=1: no interval), the seeds solved with the exact 95% interval on the "
+             "probability that a seed solves, and what the seeds show: ✓ solved, bridged, partial memory, ≈chance. "
+             + RULE_TEXT)
 
 
 def settings_table(summary: pd.DataFrame) -> pd.DataFrame:

@@ -12,9 +12,9 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from bench.horizon import interval_text, with_settings
+from bench.horizon import spread_text, with_settings
 from bench.reporting.grid import (GRID_NOTE, SELECTION_NOTE, header_items, length_header, select_settings,
-                                  settings_table, task_notes, verdict_text)
+                                  settings_table, solve_parts, task_notes, verdict_text)
 from bench.schema import DIAGNOSTIC_COLUMNS
 
 STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "time limit", "diverged": "✗ diverged",
@@ -225,7 +225,8 @@ def report_cell(row: pd.Series, link: bool = True) -> str:
     broken = any(s in ("diverged", "failed") for s in statuses)
     accuracy = row["accuracy"]
     shown = "—" if pd.isna(accuracy) else f"{accuracy:.3f}"
-    spread = " " + interval_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"), share=True)
+    spread = " " + spread_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"), row.get("accuracy_min"),
+                               row.get("accuracy_max"))
     outcome = outcome_text(row, statuses)
     content = (f"<span class='acc'>{shown}</span>{spread}<br><span class='sub'>chance {row['chance_accuracy']:.3f}"
                f"</span><br><span class='sub'>{_e(outcome)}</span>")
@@ -238,14 +239,11 @@ def report_cell(row: pd.Series, link: bool = True) -> str:
 
 def outcome_text(row: pd.Series, statuses: list[str]) -> str:
     """`3/3 solved, median 1,100 steps`, `budget hit, ≈chance`, `1 diverged` ..."""
-    parts = []
-    if row["solved"]:
-        parts.append(f"✓ {int(row['solved'])}/{row['seeds']} solved, median {int(row['steps_to_solve']):,} steps")
+    parts = solve_parts(row)  # the same words as report.md's cells
     parts += [STATUS_WORDS[s] for s in statuses if s != "solved"]
     if row["at_chance"]:
         parts.append("≈chance")
-
-    if verdict_text(row) and row["solved"] < row["seeds"]:
+    if verdict_text(row) and (row["solved"] < row["seeds"] or row.get("lost", 0)):
         parts.append(verdict_text(row))
     return ", ".join(parts)
 
@@ -349,10 +347,9 @@ def curve_svg(group: list[dict[str, Any]], width: int = 360, height: int = 170) 
 def render_compare(table: pd.DataFrame, summary_a: pd.DataFrame, summary_b: pd.DataFrame,
                    names: tuple[str, str], counts: str) -> str:
     """compare.html: per task, run A's grid and run B's grid side by side, then the difference grid;
-    `counts` is compare's one-line tally of the markers."""
+    `counts` is compare's one-line tally of the markers and the correction they used."""
     body = [f"<h1 id='top'>bench compare <code>{_e(names[0])}</code> → <code>{_e(names[1])}</code></h1>",
-            "<p>" + _e(counts) + ". A difference counts when it exceeds twice its standard "
-            "error: the seed spread and each test set's binomial error combined.</p>"]
+            "<p>" + _e(counts) + "</p>"]
     for task in sorted(set(table["task"])):
         grids = [f"<div><h3>{_e(label)}: {_e(name)}</h3>{grid_html(summary[summary['task'] == task], plain_cell)}</div>"
                  for label, name, summary in (("A", names[0], summary_a), ("B", names[1], summary_b))
