@@ -69,9 +69,10 @@ def compare(run_a: str | Path, run_b: str | Path) -> pd.DataFrame:
     return compare_runs(load_run(Path(run_a)), load_run(Path(run_b)))
 
 
-def report(run_dir: str | Path) -> Path:
-    """Rebuild the run's tables, plots, report.html and report.md from its stored cells; the HTML's path."""
+def report(run_dir: str | Path, svg: bool = False) -> Path:
+    """Rebuild the run's tables, plots (PNG; SVG too with `svg`), report.html and report.md from its stored
+    cells; the HTML's path."""
     from bench.runner import rebuild_report
 
-    rebuild_report(Path(run_dir))
+    rebuild_report(Path(run_dir), svg)
     return Path(run_dir) / "report.html"

@@ -130,15 +130,17 @@ def make_plan(request: Request) -> Plan:
         values["eval_lengths"] = checked_lengths(values["eval_lengths"], task_names, "--eval-lengths", empty_ok=True)
     model_config = ModelConfig(**{s.name: values[s.name] for s in settings.MODEL if s.name in values})
     train = TrainConfig(**{s.name: values[s.name] for s in settings.TRAIN if s.name in values})
-    device = resolve_device(request.device)
+    _check_name_form(request.name)
+    root = writable_root(request.out)
+    device = resolve_device(request.device)  # the first check that asks torch: every cheaper one is done
     sweep = Sweep(task_names, lengths, model_names, _seeds(request), model_config, train, device, request.threads,
                   hiddens=_sorted(request.hiddens), lrs=_sorted(request.lrs), batch_sizes=_sorted(request.batch_sizes),
                   params=request.params or 0)
     _check_device_settings(sweep)
     _check_widths(sweep)
     _check_executor(request, device)
-    name = _run_name(request, sweep)
-    return Plan(sweep, writable_root(request.out), name, request, _warnings(request, sweep))
+    name = request.name or (sweep.default_name() if request.kind == "grid" else f"horizon-{sweep.default_name()}")
+    return Plan(sweep, root, name, request, _warnings(request, sweep))
 
 
 def _given(request: Request) -> dict[str, Any]:
@@ -339,12 +341,9 @@ def _check_executor(request: Request, device: str) -> None:
         raise PlanError(f"--cells-per-gpu applies only on a GPU, not on device {device}", "--cells-per-gpu")
 
 
-def _run_name(request: Request, sweep: Any) -> str:
-    if request.name is None:
-        return sweep.default_name() if request.kind == "grid" else f"horizon-{sweep.default_name()}"
-    if not NAME_PATTERN.match(request.name):
-        raise PlanError(f"{request.name!r}: use letters, digits, '.', '_', '+' and '-'", "--name")
-    return request.name
+def _check_name_form(name: str | None) -> None:
+    if name is not None and not NAME_PATTERN.match(name):
+        raise PlanError(f"{name!r}: use letters, digits, '.', '_', '+' and '-'", "--name")
 
 
 def writable_root(value: str | Path) -> Path:

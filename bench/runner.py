@@ -25,7 +25,7 @@ from bench.cost import CostModel, makespan, seconds_text, shape_key, workers_pay
 from bench.executors import Executor, InProcessExecutor, LocalExecutor, release
 from bench.plugins import loaded_plugins
 from bench.progress import Display
-from bench.reporting.report import Plots, build_report
+from bench.reporting.report import build_report
 from bench.store import Store, read_manifest, run_records, write_json
 from bench.sweep import Cell, Sweep
 
@@ -128,14 +128,13 @@ def check_name_free(store: Store, name: str, sweep: Sweep, kind: str | None = No
 
 def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
               progress: bool = True, argv: list[str] | None = None, fresh: bool = False,
-              retry_failed: bool = False, preset: str | None = None, force: bool = False,
-              plots: Plots = "now") -> RunSummary:
+              retry_failed: bool = False, preset: str | None = None, force: bool = False) -> RunSummary:
     """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report.
 
     Another run may share the store: a cell it is computing is waited for and reused, never computed
     twice. A failed write (disk full, permissions) stops the sweep with StorageError; what was
-    stored before stays. A name taken by a run with other cells raises NameTaken unless `force`.
-    `plots="background"` leaves the plot files to a drawing process (the command line's default)."""
+    stored before stays. A name taken by a run with other cells raises NameTaken unless `force`. The
+    run's tables, plots and reports exist when it returns."""
     cells = sweep.expand()
     name = name or sweep.default_name()
     if not force:
@@ -151,7 +150,7 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
             computed = compute_cells(cells, store, executor, progress, fresh, retry_failed)
         finally:  # also on Ctrl-C: the run's tables describe what did finish
             release(executor)
-            records = finish_run(store, run_dir, manifest, cells, plots)
+            records = finish_run(store, run_dir, manifest, cells)
     return RunSummary(run_dir, records, computed=computed, reused=len(cells) - computed)
 
 
@@ -205,15 +204,13 @@ def _worth_starting(executor: Executor, todo: list[Cell], serial_seconds: float,
     return executor
 
 
-def finish_run(store: Store, run_dir: Path, manifest: dict[str, Any], cells: list[Cell],
-               plots: Plots = "now") -> list[dict[str, Any]]:
-    """Rewrite the manifest and rebuild the run's tables and report from the stored cells (the plots
-    drawn before returning, or by a drawing process of their own: `plots`)."""
+def finish_run(store: Store, run_dir: Path, manifest: dict[str, Any], cells: list[Cell]) -> list[dict[str, Any]]:
+    """Rewrite the manifest and rebuild the run's tables, plots and report from the stored cells."""
     records = store.load_cells(cell.key for cell in cells)
     manifest.update(cells=[cell.key for cell in cells], finished=len(records), updated=time.time())
     with _storing(store, quiet=sys.exc_info()[0] is not None):
         write_json(run_dir / "manifest.json", manifest)
-        build_report(run_dir, records, manifest, plots)
+        build_report(run_dir, records, manifest)
     return records
 
 
@@ -271,13 +268,14 @@ def _storing(store: Store, quiet: bool = False) -> Iterator[None]:
                            "is kept: free space or fix permissions, then re-run to resume") from error
 
 
-def rebuild_report(run_dir: Path) -> list[dict[str, Any]]:
-    """`bench report`: rebuild a run's tables, plots and report from its stored cells, no training. A run
-    that finishes between reading its cells and writing is not overwritten: its cells are read again."""
+def rebuild_report(run_dir: Path, svg: bool = False) -> list[dict[str, Any]]:
+    """`bench report`: rebuild a run's tables, plots (with SVGs: `svg`) and report from its stored cells, no
+    training. A run that finishes between reading its cells and writing is not overwritten: its cells are
+    read again."""
     while True:
         manifest, records = run_records(run_dir)  # refuses, writing nothing, when its cells are out of reach
         manifest["finished"] = len(records)
-        if build_report(run_dir, records, manifest, unless_rewritten=True) is not None:
+        if build_report(run_dir, records, manifest, unless_rewritten=True, svg=svg) is not None:
             return records
 
 

@@ -57,6 +57,9 @@ COLUMN_SPECS: list[Column] = [
         ("task", "the task string, e.g. `adding:markers=anywhere`"),
         ("task_version", "bumped whenever the task's data changes"),
         ("task_params", "the task's options, as JSON"),
+        ("task_kind", "classify or regress: what the task's loss and accuracy are (stored so that reports need "
+                      "no plug-in)"),
+        ("length_meaning", "what the task's length parameter L counts, in words"),
         ("model", "the model's registered name"),
         ("model_version", "bumped whenever the model's initialisation or computation changes"),
         ("protocol", "the training loop's version"),

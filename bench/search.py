@@ -20,7 +20,6 @@ from bench.sweep import Cell, Sweep
 
 if TYPE_CHECKING:  # the search's driver imports torch; `bench horizon`'s option checks must not
     from bench.executors import Executor
-    from bench.reporting.report import Plots
 
 Search = Generator[int, bool, int]
 
@@ -87,7 +86,7 @@ HORIZON_KIND = "horizon search"  # the manifest's "kind" of a bench horizon run
 
 def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, executor: Executor,
                   name: str | None = None, progress: bool = True, argv: list[str] | None = None,
-                  force: bool = False, plots: Plots = "now") -> HorizonSearch:
+                  force: bool = False) -> HorizonSearch:
     """Search every model of `sweep` (its lengths are ignored; `candidates` are searched) for its
     horizon on the sweep's one task, all models in lockstep so each round's cells run together. A name
     taken by another search or run raises NameTaken unless `force`."""
@@ -108,7 +107,7 @@ def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, execu
         finally:
             release(executor)  # the workers served every round; they stop with the search
             manifest["horizon_search"] = result.summary()
-            result.records = finish_run(store, run_dir, manifest, result.cells, plots)
+            result.records = finish_run(store, run_dir, manifest, result.cells)
             write_json(run_dir / "horizon.json", result.summary())
     return result
 

@@ -12,12 +12,23 @@ import longdep_tasks as tasks
 SPEC_LENGTHS = (50, 200, 1000)  # the lengths `bench tasks --json` states spans and baselines at
 
 
-def length_meaning(task: str) -> str:
-    """What `length` counts for a task string, in words (a plug-in task not loaded here: generic)."""
+def length_meaning(task: str, stored: Any = None) -> str:
+    """What `length` counts for a task string, in words: as stored with its cells, else as the registry
+    says (a plug-in task stored before the column existed and not loaded here: generic)."""
+    return stored if isinstance(stored, str) and stored else _registered(task, "length_meaning",
+                                                                        "task's length parameter")
+
+
+def task_kind(task: str, stored: Any = None) -> str:
+    """classify or regress, as stored with the task's cells, else as the registry says."""
+    return stored if stored in ("classify", "regress") else _registered(task, "kind", "classify")
+
+
+def _registered(task: str, field: str, fallback: str) -> str:
     try:
-        return tasks.get(task).length_meaning
+        return getattr(tasks.get(task), field)
     except (LookupError, ValueError):
-        return "task's length parameter"
+        return fallback
 
 
 def length_label(task: tasks.Task, length: int) -> str:

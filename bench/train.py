@@ -389,6 +389,8 @@ def _record(cell: Cell, outcome: Outcome, started: float) -> dict[str, Any]:
     test = outcome.test
     return {
         "key": cell.key, "task": cell.task, "task_version": task.version, "task_params": task.params,
+        # what reports need to know of the task, stored with the cell: a copied run folder reports without it
+        "task_kind": task.kind, "length_meaning": task.length_meaning,
         "model": cell.model, "model_version": models.version(cell.model), "protocol": PROTOCOL,
         "length": cell.length, "min_span": task.min_span(cell.length), "seq_len": task.seq_len(cell.length),
         "seed": cell.seed, "params": outcome.params, "threads": cell.threads,

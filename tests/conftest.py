@@ -55,12 +55,3 @@ def _cost_cache(tmp_path_factory):
     user's ~/.cache."""
     os.environ["BENCH_CACHE"] = str(tmp_path_factory.mktemp("cost-cache"))
     yield
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _plots_drawn_before_a_run_returns():
-    """`bench run` and `bench horizon` draw their plots before returning (BENCH_*_PLOTS=now, which
-    subprocesses inherit): tests read the plots right after a run, and a drawing process per test run
-    would compete for the CPU. tests/test_drawing.py covers the default, drawing in the background."""
-    os.environ["BENCH_RUN_PLOTS"] = os.environ["BENCH_HORIZON_PLOTS"] = "now"
-    yield

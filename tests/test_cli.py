@@ -71,7 +71,7 @@ def test_run_writes_tables_plot_report_and_manifest(bench_cli, tmp_path):
     run = tmp_path / "runs" / "demo"
     assert str(run) in result.stdout and "16 cells (16 computed, 0 reused, 0 failed)" in result.stdout
     for name in ("results.csv", "results.parquet", "manifest.json", "report.md",
-                 "plots/accuracy_vs_length.png", "plots/accuracy_vs_length.svg"):
+                 "plots/accuracy_vs_length.png"):
         assert (run / name).is_file(), name
     table = pd.read_csv(run / "results.csv")
     required = {"task", "task_version", "model", "length", "seq_len", "seed", "hidden", "params", "status", "accuracy",

@@ -1,54 +1,20 @@
-"""A run's tail does not wait for matplotlib: `bench run` writes its tables and reports, then a drawing
-process draws the plots and writes report.html again with them embedded."""
-
-import json
-import time
+"""A run returns with its outputs complete: the plots exist when `bench run` exits (PNG; SVG on request
+with `bench report --svg`), and are not drawn again from the same inputs."""
 
 from conftest import TINY_RUN
 
 SWEEP = ["--task", "adding", "--lengths", "10", "--models", "rnn,gru", *TINY_RUN, "--steps", "4", "--eval-every", "2"]
-PENDING = "The plots are being drawn by a separate process"
+PLOTS = ("accuracy_vs_length", "learning_curves", "heatmap", "steps_to_solve", "gradient_flow")
 
 
-def _wait_for_plots(run, seconds=180):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        page = (run / "report.html").read_text()
-        if "data:image/png;base64," in page:
-            return page
-        time.sleep(0.5)
-    raise AssertionError(f"no plots after {seconds} s; drawing log: {(run / 'plots' / '.drawing.log').read_text()}")
-
-
-def test_a_run_returns_before_its_plots_and_the_drawing_process_embeds_them(bench_cli, tmp_path, monkeypatch):
-    monkeypatch.delenv("BENCH_RUN_PLOTS")  # the default
-    result = bench_cli("run", *SWEEP, "--out", str(tmp_path), "--name", "bg")
-    assert result.code == 0, result.stderr
-    run = tmp_path / "runs" / "bg"
-    assert (run / "results.csv").is_file() and (run / "report.md").is_file()
-    assert PENDING in (run / "report.html").read_text() or "data:image/png" in (run / "report.html").read_text()
-    page = _wait_for_plots(run)
-    assert PENDING not in page and (run / "plots" / "accuracy_vs_length.svg").is_file()
-    assert "Traceback" not in (run / "plots" / ".drawing.log").read_text()
-    # the same command again reuses every cell: the plots are current, so the page embeds them at once
-    again = bench_cli("run", *SWEEP, "--out", str(tmp_path), "--name", "bg")
-    assert again.code == 0 and "data:image/png;base64," in (run / "report.html").read_text()
-
-
-def test_a_drawing_process_overtaken_by_a_newer_report_leaves_it_alone(bench_cli, tmp_path, monkeypatch):
-    from bench.reporting import report
-
-    assert bench_cli("run", *SWEEP, "--out", str(tmp_path), "--name", "r", "--plots", "now").code == 0
+def test_plots_exist_when_bench_run_returns_and_svgs_come_on_request(bench_cli, tmp_path):
+    assert bench_cli("run", *SWEEP, "--out", str(tmp_path), "--name", "r").code == 0
     run = tmp_path / "runs" / "r"
-    manifest_path = run / "manifest.json"
-    real_draw = report._PlotInputs.draw
-
-    def draw_while_a_newer_tail_lands(self):
-        real_draw(self)
-        manifest = json.loads(manifest_path.read_text())
-        manifest_path.write_text(json.dumps({**manifest, "updated": manifest["updated"] + 1}))
-
-    before = (run / "report.html").read_bytes()
-    monkeypatch.setattr(report._PlotInputs, "draw", draw_while_a_newer_tail_lands)
-    assert report.draw_plots_and_embed(run) is False
-    assert (run / "report.html").read_bytes() == before
+    assert all((run / "plots" / f"{stem}.png").is_file() for stem in PLOTS)
+    assert not list((run / "plots").glob("*.svg")) and "data:image/png;base64," in (run / "report.html").read_text()
+    drawn = {stem: (run / "plots" / f"{stem}.png").stat().st_mtime_ns for stem in PLOTS}
+    assert bench_cli("run", *SWEEP, "--out", str(tmp_path), "--name", "r").code == 0  # same inputs: not redrawn
+    assert drawn == {stem: (run / "plots" / f"{stem}.png").stat().st_mtime_ns for stem in PLOTS}
+    assert bench_cli("report", str(run), "--svg").code == 0
+    assert all((run / "plots" / f"{stem}.svg").is_file() for stem in PLOTS)
+    assert "plots/heatmap.svg" in (run / "report.html").read_text()

@@ -4,6 +4,7 @@ registrations do not leak into the other tests."""
 
 import hashlib
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -94,6 +95,16 @@ def test_plugin_file_adds_a_task_and_a_model_to_a_real_sweep(tmp_path):
     assert manifest["plugins"][0]["path"] == str(plugin.resolve())
     checked = bench("check", "first-of-four", "running-sum", "--plugin", plugin)
     assert checked.returncode == 0 and "✓ task first-of-four" in checked.stdout and "✓ model running-sum" in checked.stdout
+    plots = {"accuracy_vs_length.png", "learning_curves.png", "heatmap.png", "steps_to_solve.png"}
+    assert plots <= {p.name for p in (run_dir / "plots").iterdir()}  # drawn before the run returned
+    # the results root copied elsewhere and reported with no plug-in loaded: every plot again
+    copied = tmp_path / "copied"
+    shutil.copytree(tmp_path / "results", copied)
+    shutil.rmtree(copied / "runs" / run_dir.name / "plots")
+    reported = bench("report", copied / "runs" / run_dir.name)
+    assert reported.returncode == 0, reported.stderr
+    assert plots <= {p.name for p in (copied / "runs" / run_dir.name / "plots").iterdir()}
+    assert "first-of-four" in (copied / "runs" / run_dir.name / "report.md").read_text()
 
 
 def test_installed_package_adds_task_and_model_through_entry_points(tmp_path):

@@ -49,7 +49,7 @@ def test_grid_text_shows_spread_solves_chance_and_failures():
 
 def test_report_files_keep_every_cell_including_failures(tmp_path):
     frame = build_report(tmp_path, RECORDS, {"name": "t", "argv": ["bench", "run"], "cells": ["x"] * 6,
-                                             "finished": 6})
+                                             "finished": 6}, svg=True)
     assert len(frame) == 6 and set(frame["status"]) == {"solved", "unsolved", "diverged", "failed"}
     report = (tmp_path / "report.md").read_text()
     assert "| model | L=50, span≥25 |" in report  # the length and the span it guarantees, never one for the other
@@ -72,8 +72,8 @@ def test_report_files_keep_every_cell_including_failures(tmp_path):
 
 
 def test_plot_is_byte_stable_between_builds(tmp_path):
-    build_report(tmp_path / "a", RECORDS, {"name": "t"})
-    build_report(tmp_path / "b", RECORDS, {"name": "t"})
+    build_report(tmp_path / "a", RECORDS, {"name": "t"}, svg=True)
+    build_report(tmp_path / "b", RECORDS, {"name": "t"}, svg=True)
     for name in sorted(p.name for p in (tmp_path / "a/plots").iterdir()):
         assert (tmp_path / "a/plots" / name).read_bytes() == (tmp_path / "b/plots" / name).read_bytes()
 
@@ -96,7 +96,7 @@ def test_plots_are_drawn_once_per_input_and_again_when_a_cell_changes(tmp_path, 
 
 
 def test_steps_to_solve_axis_is_labelled_at_the_steps_drawn_even_within_one_decade(tmp_path):
-    build_report(tmp_path, RECORDS, {"name": "t"})
+    build_report(tmp_path, RECORDS, {"name": "t"}, svg=True)
     svg = (tmp_path / "plots" / "steps_to_solve.svg").read_text()
     assert all(f"<!-- {label} -->" in svg for label in ("1,000", "1,400", "4,000"))  # solves and the budget
 

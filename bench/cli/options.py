@@ -182,10 +182,6 @@ training_options = _options(
     click.option("--name", default=None, help="Run folder name (default: tasks + a hash of the sweep)."),
     click.option("--progress/--no-progress", default=True, show_default=True,
                  help="Progress bars (only on a terminal)."),
-    click.option("--plots", type=click.Choice(["background", "now"]), default="background", show_default=True,
-                 help="When the plot files are drawn: background (the run ends once its tables and reports are "
-                      "written; a separate process draws the plots and embeds them in report.html seconds later) "
-                      "or now (before the run ends: for a script that reads the plots right away)."),
 )
 
 # hyperparameter axes: `run` only (`bench horizon` searches lengths for one setting per model)

@@ -39,13 +39,13 @@ def summary_table(records: list[dict[str, Any]]) -> str:
         return ""
     frame = results_frame(records)
     summary = select_settings(summarize(frame))
-    lines = ["horizons (largest L at least half of the seeds solved, 95% bootstrap interval):",
+    lines = ["horizons (largest L at least half of the seeds solved, with its 95% interval):",
              *[f"  {text}" for text in headline(frame)]]
     for task, rows in summary.groupby("task"):
         grid = grid_texts(rows)
         first = rows.iloc[0]
         one = f"; {ONE_SEED_NOTE[:-1]}" if one_seed(rows) else ""
-        lines.append(f"{task} (L = {length_meaning(task)}; test accuracy, chance {shown_number(first['chance_accuracy'], '.3f')}, "
+        lines.append(f"{task} (L = {length_meaning(task, first.get('length_meaning'))}; test accuracy, chance {shown_number(first['chance_accuracy'], '.3f')}, "
                      f"short memory {shown_number(first['short_memory_accuracy'], '.3f')}{one}):")
         width = max(len(str(v)) for v in grid.values.ravel()) + 2
         names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
@@ -58,12 +58,13 @@ def summary_table(records: list[dict[str, Any]]) -> str:
 @click.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--open", "open_page", is_flag=True, help="Open report.html in the web browser afterwards.")
-def report(run_dir: Path, open_page: bool) -> None:
+@click.option("--svg", is_flag=True, help="Also write every plot as SVG beside its PNG (plots/*.svg).")
+def report(run_dir: Path, open_page: bool, svg: bool) -> None:
     """Rebuild a run's tables, plots and reports (HTML, Markdown) from its stored cells (no training)."""
     from bench.runner import rebuild_report
 
     with reachable(run_dir):
-        records = rebuild_report(run_dir)
+        records = rebuild_report(run_dir, svg)
     page = run_dir.absolute() / "report.html"
     click.echo(f"report rebuilt from {len(records)} cells -> {page} and report.md")
     if open_page:

@@ -160,7 +160,8 @@ def register_model(name: str, description: str, version: int = 1, *, compiles: b
 def spec(model: str) -> ModelSpec:
     """The declaration of the model a model string names (UnknownNameError lists close names)."""
     name = base_name(model)
-    registry.get(name)
+    if name not in registry:  # without building the model: listing and checking import no torch
+        raise UnknownNameError(registry.unknown_message(name))
     return specs.get(name) or ModelSpec("")
 
 

@@ -30,6 +30,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         short_memory_accuracy=("short_memory_accuracy", "first"), min_span=("min_span", "first"),
         bridged=("bridged", "sum"), steps_budget=("steps_budget", "first"),
         valid_accuracy=("valid_accuracy", "mean"), valid_loss=("valid_loss", "mean"), lost=("lost", "sum"),
+        length_meaning=("length_meaning", "first"),
     )
     interval = groups["accuracy"].agg(mean_interval)
     summary["accuracy_low"] = interval.map(lambda pair: pair[0])
@@ -137,7 +138,7 @@ def task_notes(cells: pd.DataFrame) -> str:
     first = cells.sort_values("length").iloc[0]
     spans = ", ".join(f"L={r.length}: {shown_number(r.min_span, 'd')}"
                       for r in cells.drop_duplicates("length").sort_values("length").itertuples())
-    return (f"L is the {length_meaning(first['task'])}; every target reaches at least this many steps back: "
+    return (f"L is the {length_meaning(first['task'], first.get('length_meaning'))}; every target reaches at least this many steps back: "
             f"{spans}. Chance: accuracy {shown_number(first['chance_accuracy'])}, loss {shown_number(first['chance_loss'])}; "
             f"short memory (blind to the inputs at the full span; at L={first['length']}): accuracy "
             f"{shown_number(first['short_memory_accuracy'])}, loss {shown_number(first['short_memory_loss'])}. "

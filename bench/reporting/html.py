@@ -109,9 +109,8 @@ def cell_anchor(task: str, model: str, length: int) -> str:
 
 
 def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame,
-                  manifest: dict[str, Any], plots_dir: Path, plots_drawn: bool = True) -> str:
-    """report.html for one run (`plots_drawn`: the plot files are current and are embedded; otherwise
-    they are being drawn, and the page says so instead of showing older ones)."""
+                  manifest: dict[str, Any], plots_dir: Path) -> str:
+    """report.html for one run, its plots embedded."""
 
     name = manifest.get("name", "")
     body = [f"<h1 id='top'>bench run <code>{_e(name)}</code></h1>", header_html(manifest)]
@@ -125,7 +124,7 @@ def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: p
         table = settings_table(summary)
         body += ["<h2 id='settings'>Every setting</h2>", table_html(table, list(table.columns))]
     body += length_generalisation_html(records) + gradient_flow_html(records)
-    body += plots_section(plots_dir) if plots_drawn else PLOTS_PENDING
+    body += plots_section(plots_dir)
     cells = with_settings(frame).sort_values(["task", "model", "setting", "length", "seed"])
     columns = ["task", "model", *(["setting"] if cells["setting"].str.len().any() else []), *CELL_COLUMNS[1:], "key"]
     body += ["<h2 id='cells'>All cells</h2>", table_html(cells, columns)]
@@ -248,21 +247,16 @@ def outcome_text(row: pd.Series, statuses: list[str]) -> str:
     return ", ".join(parts)
 
 
-PLOTS_PENDING = ["<h2 id='plots'>Plots</h2>",
-                 "<p>The plots are being drawn by a separate process; this page is written again with them "
-                 "embedded when they are ready (seconds): reload it. <code>bench report RUN</code> draws them "
-                 "before it returns.</p>"]
-
-
 def plots_section(plots_dir: Path) -> list[str]:
-    """The run's PNG plots embedded as data URIs (the SVGs sit beside report.html in plots/)."""
+    """The run's PNG plots embedded as data URIs (with a link to the SVG where `bench report --svg` drew it)."""
     out = ["<h2 id='plots'>Plots</h2>"]
     for stem, caption in PLOTS:
         path = plots_dir / f"{stem}.png"
         if path.is_file():
             data = base64.b64encode(path.read_bytes()).decode()
+            vector = f" (also <a href='plots/{stem}.svg'>SVG</a>)" if path.with_suffix(".svg").is_file() else ""
             out.append(f"<figure><img alt='{_e(caption)}' src='data:image/png;base64,{data}'>"
-                       f"<figcaption>{_e(caption)} (also <a href='plots/{stem}.svg'>SVG</a>)</figcaption></figure>")
+                       f"<figcaption>{_e(caption)}{vector}</figcaption></figure>")
     return out
 
 

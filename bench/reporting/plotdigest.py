@@ -1,5 +1,5 @@
 """What a run's plots were drawn from, readable without importing matplotlib: a run's tail asks whether
-the plot files are current, and hands them to a drawing process when they are not."""
+the plot files are current, and draws them only when they are not."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from bench.reporting.generalisation import generalisation_frame  # noqa: E402
 from bench.horizon import horizons, mean_interval  # noqa: E402
-from bench.showing import length_meaning  # noqa: E402
+from bench.showing import length_meaning, task_kind  # noqa: E402
 from bench.reporting.plotdigest import DIGEST_FILE, drawn_from, inputs_digest  # noqa: E402
 from bench.store import atomic_write  # noqa: E402
 
@@ -35,18 +35,31 @@ STATUS_MARKERS = {  # how each outcome is drawn over the model's line
 DODGE = 1.04  # factor between neighbouring models' x positions on the log length axis
 
 
-def write_plots(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame, folder: Path) -> None:
-    """Every plot of a run into `folder`, as PNG and SVG; nothing is drawn again when the plots there were
-    drawn from the same inputs by the same code (a rebuilt report, a re-run that computed nothing)."""
-    digest = inputs_digest(frame, records, summary)
-    if drawn_from(folder) == digest:
+def write_plots(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame, folder: Path,
+                svg: bool = False) -> None:
+    """Every plot of a run into `folder`, as PNG (and SVG with `svg`); nothing is drawn again when the plots
+    there were drawn from the same inputs by the same code (a rebuilt report, a re-run that computed
+    nothing)."""
+    digest, drawn = inputs_digest(frame, records, summary), drawn_from(folder)
+    if drawn == digest + SVG_MARK or (drawn == digest and not svg):
         return
-    _draw_all(frame, records, summary, folder)
-    atomic_write(folder / DIGEST_FILE, digest.encode())
+    global _FORMATS
+    _FORMATS = ("png", "svg") if svg else ("png",)
+    try:
+        _draw_all(frame, records, summary, folder)
+    finally:
+        _FORMATS = ("png",)
+    atomic_write(folder / DIGEST_FILE, (digest + (SVG_MARK if svg else "")).encode())
+
+
+SVG_MARK = "+svg"  # the digest of plots drawn with their SVGs
+_FORMATS = ("png",)  # PNG by default: SVG doubles the drawing time (`bench report RUN --svg` adds them)
 
 
 def _draw_all(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame, folder: Path) -> None:
     (folder / DIGEST_FILE).unlink(missing_ok=True)  # from here until the new digest, the plots are in flux
+    for stale in folder.glob("*.svg") if folder.is_dir() else ():  # an SVG from other inputs would mislead
+        stale.unlink()
     plot_accuracy_vs_length(frame, folder / "accuracy_vs_length")
     plot_learning_curves(records, folder / "learning_curves")
     plot_heatmap(summary, folder / "heatmap")
@@ -58,11 +71,10 @@ def _draw_all(frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.Da
 
 def _save(figure: plt.Figure, stem: Path) -> None:
     stem.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".svg"):
+    for kind in _FORMATS:
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=suffix[1:], dpi=130, bbox_inches="tight",
-                       metadata={"Date": None} if suffix == ".svg" else None)
-        atomic_write(stem.with_suffix(suffix), buffer.getvalue())
+        figure.savefig(buffer, format=kind, dpi=130, bbox_inches="tight", metadata={"Date": None} if kind == "svg" else None)
+        atomic_write(stem.with_suffix(f".{kind}"), buffer.getvalue())
     plt.close(figure)
 
 
@@ -137,7 +149,7 @@ def _plot_task(axis: plt.Axes, cells: pd.DataFrame, task: str, palette: dict[str
     _log_length_axis(axis, cells["length"])
     axis.set_ylim(-0.03, 1.08)
     axis.set_title(f"{task} (v{first['task_version']})", fontsize=10)
-    axis.set_xlabel(f"L = {length_meaning(task)} (log scale)")
+    axis.set_xlabel(f"L = {length_meaning(task, first.get('length_meaning'))} (log scale)")
     axis.set_ylabel("test accuracy, scored positions")
 
 
@@ -184,7 +196,8 @@ def plot_learning_curves(records: list[dict[str, Any]], stem: Path) -> None:
     per (model, seed) ending in a dot at its last evaluation (so a one-point curve still shows), chance
     dashed."""
     points = pd.DataFrame([{**point, "task": r["task"], "length": r["length"], "model": r["model"], "seed": r["seed"],
-                            "chance": r["chance_accuracy"], "chance_loss": r.get("chance_loss")}
+                            "chance": r["chance_accuracy"], "chance_loss": r.get("chance_loss"),
+                            "task_kind": task_kind(r["task"], r.get("task_kind"))}
                            for r in records for point in r.get("curve") or []])
     if points.empty:
         return
@@ -195,7 +208,7 @@ def plot_learning_curves(records: list[dict[str, Any]], stem: Path) -> None:
     for (row, task), (column, length) in itertools.product(enumerate(tasks_shown), enumerate(lengths)):
         # plain matplotlib lines: a seaborn FacetGrid draws the figure several times to lay it out
         axis, cell = axes[row][column], points[(points["task"] == task) & (points["length"] == length)]
-        metric, chance, label = _curve_metric(task)
+        metric, chance, label = _curve_metric(points.loc[points["task"] == task, "task_kind"].iloc[0])
         for (model, _), curve in cell.groupby(["model", "seed"], sort=True):
             axis.plot(curve["step"], curve[metric], color=palette[model], linewidth=1.4)
             axis.plot(curve["step"].iloc[-1:], curve[metric].iloc[-1:], "o", color=palette[model], markersize=3.5)
@@ -227,11 +240,9 @@ def _plain_log_labels(axis: plt.Axes) -> None:
     axis.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if decades() < 2 else ""))
 
 
-def _curve_metric(task: str) -> tuple[str, str, str]:
+def _curve_metric(kind: str) -> tuple[str, str, str]:
     """(curve column, chance column, axis label) of a task's learning curve: MSE for a regression."""
-    import longdep_tasks as tasks
-
-    if tasks.get(task).kind == "regress":
+    if kind == "regress":
         return "eval_loss", "chance_loss", "validation MSE (log)"
     return "eval_accuracy", "chance", "validation accuracy"
 
@@ -249,7 +260,7 @@ def plot_heatmap(summary: pd.DataFrame, stem: Path) -> None:
         sns.heatmap(scaled.astype(float), annot=labels, fmt="", vmin=0, vmax=1, cmap="viridis", ax=axis,
                     cbar_kws={"label": "chance → perfect"}, linewidths=0.5)
         axis.set_title(task, fontsize=10)
-        axis.set_xlabel(f"L = {length_meaning(task)}")
+        axis.set_xlabel(f"L = {length_meaning(task, rows['length_meaning'].iloc[0])}")
     figure.tight_layout()
     _save(figure, stem)
 
@@ -275,7 +286,7 @@ def plot_steps_to_solve(frame: pd.DataFrame, stem: Path) -> None:
         _log_step_axis(axis, pd.concat([solved.get("steps_to_solve", pd.Series(dtype=float)), budget["steps"]]))
         _log_length_axis(axis, cells["length"])
         axis.set_title(task, fontsize=10)
-        axis.set_xlabel(f"L = {length_meaning(task)} (log scale)")
+        axis.set_xlabel(f"L = {length_meaning(task, cells['length_meaning'].iloc[0])} (log scale)")
         axis.set_ylabel("optimizer steps to solve")
     handles = [Line2D([], [], color=color, linewidth=2, label=model) for model, color in palette.items()]
     handles.append(Line2D([], [], marker="^", linestyle="", color="0.2", markerfacecolor="white",

@@ -1,52 +1,41 @@
 """Tables, plots and report.md for a run, rebuilt from its stored cells alone.
 
-A run's tail writes the tables, report.md and report.html at once and hands the plots (matplotlib: seconds)
-to a drawing process (`python -m bench.reporting.report RUN_DIR`), which draws them from the run folder and
-writes report.html again with them embedded; `bench report` draws them before it returns.
+A run's tail writes the tables, the plots (PNG; SVG too on request: `bench report RUN --svg`), report.md and
+report.html before the run returns, so a script or a user who opens them at once finds them all. Plots
+are not drawn again when the files there were drawn from the same inputs by the same code.
 """
 
 from __future__ import annotations
 
-import functools
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from bench.claims import file_lock
 from bench.horizon import with_settings
 from bench.reporting.html import render_report
-from bench.reporting.plotdigest import drawn_from, inputs_digest
 from bench.store import atomic_write, read_manifest, results_frame, run_records, write_tables
 from bench.reporting.grid import (GRID_NOTE, ONE_SEED_NOTE, SELECTION_NOTE, grid_texts, header_items, one_seed,
                                   select_settings, selected_cells, settings_table, summarize, task_notes)
 
 
-Plots = Literal["now", "background"]
-
-
 def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[str, Any],
-                 plots: Plots = "now", unless_rewritten: bool = False) -> pd.DataFrame | None:
-    """Write results.csv/.parquet, plots/, report.md and report.html for `records` into `run_dir`. With
-    `plots="background"` the plots are left to a drawing process started here unless they are current.
-    With `unless_rewritten`, nothing is written (None returned) when the run's manifest was rewritten
-    since `manifest` was read: a run finished meanwhile, and its report stands on newer cells."""
+                 unless_rewritten: bool = False, svg: bool = False) -> pd.DataFrame | None:
+    """Write results.csv/.parquet, plots/ (PNG, and SVG with `svg`), report.md and report.html for `records`
+    into `run_dir`. With `unless_rewritten`, nothing is written (None returned) when the run's manifest was
+    rewritten since `manifest` was read: a run finished meanwhile, and its report stands on newer cells."""
     frame = results_frame(records)
     summary = summarize(frame) if len(frame) else pd.DataFrame()
     drawing = _PlotInputs(frame, records, summary, run_dir / "plots")
-    with file_lock(run_dir / ".report.lock"):  # one writer of the report at a time (see draw_plots_and_embed)
+    with file_lock(run_dir / ".report.lock"):  # one writer of the report at a time
         if unless_rewritten and _rewritten_since(run_dir, manifest):
             return None
         write_tables(run_dir, frame)
         _write_generalisation(run_dir, records)
-        if plots == "now":
-            drawing.draw()
+        drawing.draw(svg)
         atomic_write(run_dir / "report.md", markdown_report(frame, manifest, records, summary).encode())
         _write_page(run_dir, drawing, manifest)
-    if plots == "background" and not drawing.current():
-        start_drawing(run_dir)
     return frame
 
 
@@ -59,56 +48,20 @@ class _PlotInputs:
         self.shown = select_settings(summary) if len(frame) else summary
         self.cells = selected_cells(frame, self.shown) if len(frame) else frame
 
-    @functools.cached_property
-    def digest(self) -> str:
-        return inputs_digest(self.cells, self.records, self.shown)
-
-    def current(self) -> bool:
-        """Whether the plot files in the folder were drawn from these inputs (nothing to draw: True)."""
-        return not len(self.frame) or drawn_from(self.folder) == self.digest
-
-    def draw(self) -> None:
-        """Draw the plot files (not again when current); two drawers of one run take turns."""
+    def draw(self, svg: bool = False) -> None:
+        """Draw the plot files (not again when current)."""
         if len(self.frame):
             from bench.reporting.plots import write_plots  # matplotlib and seaborn: only where plots are drawn
 
-            with file_lock(self.folder / ".drawing.lock"):
-                write_plots(self.cells, self.records, self.shown, self.folder)
+            write_plots(self.cells, self.records, self.shown, self.folder, svg)
 
 
 def _write_page(run_dir: Path, drawing: _PlotInputs, manifest: dict[str, Any]) -> None:
     from bench.provenance import fingerprint_note
 
     manifest = {**manifest, "machines": fingerprint_note({"run": drawing.records})}
-    page = render_report(drawing.frame, drawing.records, drawing.summary, manifest, drawing.folder,
-                         plots_drawn=drawing.current())
+    page = render_report(drawing.frame, drawing.records, drawing.summary, manifest, drawing.folder)
     atomic_write(run_dir / "report.html", page.encode())
-
-
-def start_drawing(run_dir: Path) -> subprocess.Popen:
-    """Draw the run's plots in a process of their own, which outlives the command that started it (its
-    output goes to plots/.drawing.log)."""
-    log_path = run_dir / "plots" / ".drawing.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "bench.reporting.report", str(run_dir)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-
-
-def draw_plots_and_embed(run_dir: Path) -> bool:
-    """The drawing process: draw the plots from the run folder's stored cells, then write report.html again
-    with them embedded, unless the run's report was rewritten meanwhile (a newer tail, which draws its
-    own). Returns whether report.html was written."""
-    manifest, records = run_records(run_dir)
-    frame = results_frame(records)
-    drawing = _PlotInputs(frame, records, summarize(frame) if len(frame) else pd.DataFrame(), run_dir / "plots")
-    drawing.draw()
-    with file_lock(run_dir / ".report.lock"):
-        if _rewritten_since(run_dir, manifest):
-            return False
-        manifest["finished"] = len(records)
-        _write_page(run_dir, drawing, manifest)
-    return True
 
 
 def _rewritten_since(run_dir: Path, manifest: dict[str, Any]) -> bool:
@@ -218,6 +171,3 @@ def gradient_flow_lines(records: list[dict[str, Any]]) -> list[str]:
     return ["## Gradient flow", "", FLOW_NOTE, "", _plain_markdown(flow_display(table).set_index("task")), "",
             "Profiles: `plots/gradient_flow.png`; every cell's numbers are in results.csv.", ""]
 
-
-if __name__ == "__main__":  # the drawing process start_drawing starts
-    draw_plots_and_embed(Path(sys.argv[1]))
