@@ -25,7 +25,7 @@ from bench.cost import CostModel, makespan, seconds_text, shape_key, workers_pay
 from bench.executors import Executor, InProcessExecutor, LocalExecutor, release
 from bench.plugins import loaded_plugins
 from bench.progress import Display
-from bench.reporting.report import build_report
+from bench.reporting.publish import build_report
 from bench.store import Store, read_manifest, run_records, write_json
 from bench.sweep import Cell, Sweep
 

@@ -60,7 +60,7 @@ COLUMN_SPECS: list[Column] = [
         ("task_kind", "classify or regress: what the task's loss and accuracy are (stored so that reports need "
                       "no plug-in)"),
         ("length_meaning", "what the task's length parameter L counts, in words"),
-        ("model", "the model's registered name"),
+        ("model", "the model string: its registered name and any parameters, e.g. `lstm:forget_bias=1`"),
         ("model_version", "bumped whenever the model's initialisation or computation changes"),
         ("protocol", "the training loop's version"),
         ("length", "the task's length parameter L (what it counts is stated per task)"),

@@ -351,9 +351,10 @@ def report_rows(repeats: int) -> Iterator[Row]:
     and rebuilding it unchanged (the plots are current: not drawn again), each against writing its tables
     alone."""
     from bench.reporting.plotdigest import DIGEST_FILE
-    from bench.reporting.report import build_report
+    from bench.reporting.publish import build_report
     from bench.runner import rebuild_report, run_sweep
-    from bench.store import Store, read_manifest, results_frame, write_tables
+    from bench.store import Store, read_manifest, write_tables
+    from bench.analysis import results_frame
     from bench.sweep import ModelConfig, Sweep, TrainConfig
 
     with tempfile.TemporaryDirectory() as out, contextlib.redirect_stderr(io.StringIO()):

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from bench import settings
 from bench.schema import COLUMNS, NESTED, OPTIONAL_INTEGERS, csv_text
-from bench.verdicts import at_chance, bridged, verdicts
 
 if TYPE_CHECKING:  # pandas is imported where a table is built: writing a file must not wait for it
     import pandas as pd
@@ -119,8 +118,9 @@ class Store:
         return [record for record in map(self.load_cell, keys) if record is not None]
 
 
-def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per cell, without the nested curve and provenance."""
+def cells_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per cell as stored, without the nested curve and provenance; the derived columns (verdicts)
+    are left empty: the analysis stage (bench.analysis.results_frame) fills them."""
     import pandas as pd
 
     if not records:
@@ -134,10 +134,6 @@ def results_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         frame[column] = frame[column].where(frame[column].notna(), default)
     if "task_params" in frame:
         frame["task_params"] = frame["task_params"].map(lambda p: json.dumps(p, sort_keys=True))
-    if "loss_ratio" in frame:  # derived here, not stored, so every table uses today's definition
-        frame["at_chance"] = at_chance(frame)
-        frame["bridged"] = bridged(frame)
-        frame["verdict"] = verdicts(frame)
     frame = frame[[c for c in COLUMNS if c in frame] + [c for c in frame if c not in COLUMNS]]
     for column in OPTIONAL_INTEGERS:
         if column in frame:

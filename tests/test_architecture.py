@@ -63,7 +63,20 @@ def test_no_module_of_bench_imports_itself_round_a_loop():
     assert cycles(graph) == []
 
 
-def test_storage_holds_no_scientific_rule_and_the_reporting_grid_imports_no_renderer():
+RENDERERS = {"bench.reporting.report", "bench.reporting.html", "bench.reporting.plots", "bench.reporting.compare"}
+
+
+def test_storage_holds_no_scientific_rule_and_renderers_import_no_renderer():
     graph = import_graph()
-    assert "bench.verdicts" in graph["bench.store"] and not graph["bench.verdicts"]
-    assert not {"bench.reporting.report", "bench.reporting.html", "bench.reporting.compare"} & graph["bench.reporting.grid"]
+    assert not {"bench.verdicts", "bench.analysis", "bench.horizon", "bench.reporting.grid"} & graph["bench.store"]
+    assert {"bench.store", "bench.verdicts"} <= graph["bench.analysis"]
+    assert graph["bench.verdicts"] <= {"bench.stats"}
+    for renderer in RENDERERS:
+        assert not (RENDERERS - {renderer}) & graph[renderer], renderer
+    assert not RENDERERS & graph["bench.reporting.grid"]
+
+
+def test_the_architecture_test_sees_a_renderer_importing_another(monkeypatch):
+    graph = import_graph()
+    graph["bench.reporting.report"] = graph["bench.reporting.report"] | {"bench.reporting.html"}
+    assert any((RENDERERS - {r}) & graph[r] for r in RENDERERS)

@@ -1,7 +1,8 @@
 import pytest
 
 from bench.reporting.compare import Gate, compare_runs
-from bench.store import Store, results_frame, write_json
+from bench.store import Store, write_json
+from bench.analysis import results_frame
 
 
 def _cell(model, length, seed, accuracy, status="unsolved", **extra):

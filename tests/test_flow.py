@@ -16,8 +16,8 @@ from torch import nn
 import longdep_tasks as tasks
 from bench import flow, models
 from bench.probe import ProbeSpec, run_probe
-from bench.reporting.report import build_report
-from bench.store import results_frame
+from bench.reporting.publish import build_report
+from bench.analysis import results_frame
 from bench.sweep import Cell, ModelConfig, TrainConfig
 from bench.train import sequence_losses, train_cell
 

@@ -12,7 +12,8 @@ from bench import presets
 from bench.horizon import Horizon, horizons, mean_interval, solve_rate_interval, t95
 from bench.reporting.grid import select_settings, summarize
 from bench.search import candidate_lengths, find_horizons, gallop_then_bisect
-from bench.store import Store, results_frame
+from bench.store import Store
+from bench.analysis import results_frame
 from bench.sweep import ModelConfig, Sweep, TrainConfig
 from bench.train import failed_record
 

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from bench.reporting.html import score, score_colour
-from bench.reporting.report import build_report
+from bench.reporting.publish import build_report
 from bench.store import Store, write_json
 from test_report import RECORDS
 

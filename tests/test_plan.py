@@ -100,7 +100,7 @@ def _toml(value):
 
 def test_a_stored_row_records_amp_and_compile_and_bf16_is_not_comparable_with_float32():
     from bench.reporting.compare import compare_runs
-    from bench.store import results_frame
+    from bench.analysis import results_frame
     from bench.sweep import ModelConfig, TrainConfig
 
     base = {"key": "k", "task": "adding", "model": "gru", "length": 10, "seed": 0, "status": "unsolved",

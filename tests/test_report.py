@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 
 from bench.reporting.grid import cell_text, summarize
-from bench.reporting.report import build_report
-from bench.store import results_frame
+from bench.reporting.publish import build_report
+from bench.analysis import results_frame
 
 
 def _cell(model, length, seed, status="unsolved", accuracy=0.1, **extra):

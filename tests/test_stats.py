@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from bench.stats import clopper_pearson, holm, normal_p_one_sided
-from bench.store import results_frame
+from bench.analysis import results_frame
 
 
 @pytest.mark.parametrize("k, n", [(0, 3), (3, 3), (1, 3), (2, 5), (0, 1), (7, 20), (50, 100)])

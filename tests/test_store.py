@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from bench.store import Store, atomic_write, results_frame
+from bench.store import Store, atomic_write
+from bench.analysis import results_frame
 
 
 def _record(key="abc123", **fields):
@@ -78,7 +79,8 @@ def _current_umask():
 
 def test_table_columns_match_what_a_cell_records_and_an_empty_table_keeps_its_header(tmp_path):
     from bench.schema import COLUMNS
-    from bench.store import results_frame, write_tables
+    from bench.store import write_tables
+    from bench.analysis import results_frame
     from bench.sweep import Cell
     from bench.train import failed_record
 
@@ -100,7 +102,8 @@ def test_results_readme_column_dictionary_is_the_schemas():
 
 def test_csv_rounds_float32_noise_and_parquet_keeps_full_precision(tmp_path):
     from bench.schema import COLUMN_SPECS, COLUMNS, GROUPS
-    from bench.store import results_frame, write_tables
+    from bench.store import write_tables
+    from bench.analysis import results_frame
     from bench.sweep import Cell
     from bench.train import failed_record
 

@@ -119,7 +119,7 @@ import time  # noqa: E402
 import longdep_tasks as tasks  # noqa: E402
 import torch  # noqa: E402
 
-from bench.store import results_frame  # noqa: E402
+from bench.analysis import results_frame  # noqa: E402
 from bench.train import Outcome, _record  # noqa: E402
 
 

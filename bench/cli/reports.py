@@ -18,7 +18,7 @@ def summary_json(summary: Any) -> str:
 
     from bench.horizon import headline
     from bench.reporting.grid import select_settings, summarize
-    from bench.store import results_frame
+    from bench.analysis import results_frame
 
     frame = results_frame(summary.records)
     grid = select_settings(summarize(frame)) if len(frame) else frame
@@ -33,7 +33,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     from bench.horizon import headline
     from bench.reporting.grid import ONE_SEED_NOTE, grid_texts, one_seed, select_settings, shown_number, summarize
     from bench.showing import length_meaning
-    from bench.store import results_frame
+    from bench.analysis import results_frame
 
     if not records:
         return ""
@@ -106,9 +106,10 @@ class GateParam(click.ParamType):
 def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None, as_json: bool) -> int:
     """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
     from bench.reporting.compare import (comparable, compare_runs, correction_note, format_table, gate_failures,
-                                         load_records, marker_counts, write_compare_html)
+                                         load_records, marker_counts)
+    from bench.reporting.publish import write_compare_html
     from bench.provenance import fingerprint_note
-    from bench.store import results_frame
+    from bench.analysis import results_frame
 
     with reachable(run_a, run_b):
         records_a, records_b = load_records(run_a), load_records(run_b)

@@ -122,7 +122,8 @@ def _export_archive(run_dir: Path, archive: Path) -> None:
 def _export_tracker(run_dir: Path, tracker: str, dest: Path) -> None:
     from bench.reporting import trackers
     from bench.reporting.report import task_grids
-    from bench.store import results_frame, run_records
+    from bench.store import run_records
+    from bench.analysis import results_frame
 
     records = run_records(run_dir)[1]
     grids = task_grids(results_frame(records)) if records else {}

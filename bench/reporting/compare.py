@@ -22,7 +22,8 @@ import pandas as pd
 from bench import settings
 from bench.stats import holm, normal_p_two_sided
 from bench.horizon import setting_label, varying_settings
-from bench.store import atomic_write, results_frame, run_records
+from bench.store import atomic_write, run_records
+from bench.analysis import results_frame
 
 # everything that can change a cell's numbers: the versions, the declared settings that do (bench/settings.py:
 # size, budget, optimiser, stop rule, evaluation, precision, compilation) and the kind of device
@@ -165,14 +166,3 @@ def _number(value: Any, signed: bool = False) -> str:
     if value is None or pd.isna(value):
         return "—"
     return f"{value:+.3f}" if signed else f"{value:.3f}"
-
-
-def write_compare_html(path: Path, table: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame,
-                       names: tuple[str, str]) -> None:
-    """compare.html: the two runs' grids side by side and the difference grid."""
-    from bench.reporting.grid import select_settings, summarize
-    from bench.reporting.html import render_compare
-
-    page = render_compare(table, select_settings(summarize(a)), select_settings(summarize(b)), names,
-                          f"{marker_counts(table)}. {correction_note(table)}")
-    atomic_write(path, page.encode())

@@ -1,8 +1,7 @@
-"""Tables, plots and report.md for a run, rebuilt from its stored cells alone.
+"""report.md: a run's header, horizons, a model x length grid per task and every cell, as Markdown.
 
-A run's tail writes the tables, the plots (PNG; SVG too on request: `bench report RUN --svg`), report.md and
-report.html before the run returns, so a script or a user who opens them at once finds them all. Plots
-are not drawn again when the files there were drawn from the same inputs by the same code.
+A renderer: it reads the analysed cells (bench.analysis) and imports no other renderer; bench.reporting.publish
+writes it beside the tables, the plots and report.html.
 """
 
 from __future__ import annotations
@@ -12,69 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from bench.claims import file_lock
 from bench.horizon import with_settings
-from bench.reporting.html import render_report
-from bench.store import atomic_write, read_manifest, results_frame, run_records, write_tables
 from bench.reporting.grid import (GRID_NOTE, ONE_SEED_NOTE, SELECTION_NOTE, grid_texts, header_items, one_seed,
                                   select_settings, selected_cells, settings_table, summarize, task_notes)
-
-
-def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[str, Any],
-                 unless_rewritten: bool = False, svg: bool = False) -> pd.DataFrame | None:
-    """Write results.csv/.parquet, plots/ (PNG, and SVG with `svg`), report.md and report.html for `records`
-    into `run_dir`. With `unless_rewritten`, nothing is written (None returned) when the run's manifest was
-    rewritten since `manifest` was read: a run finished meanwhile, and its report stands on newer cells."""
-    frame = results_frame(records)
-    summary = summarize(frame) if len(frame) else pd.DataFrame()
-    drawing = _PlotInputs(frame, records, summary, run_dir / "plots")
-    with file_lock(run_dir / ".report.lock"):  # one writer of the report at a time
-        if unless_rewritten and _rewritten_since(run_dir, manifest):
-            return None
-        write_tables(run_dir, frame)
-        _write_generalisation(run_dir, records)
-        drawing.draw(svg)
-        atomic_write(run_dir / "report.md", markdown_report(frame, manifest, records, summary).encode())
-        _write_page(run_dir, drawing, manifest)
-    return frame
-
-
-class _PlotInputs:
-    """What a run's plots are drawn from: the selected setting per (task, model, L), like the grids."""
-
-    def __init__(self, frame: pd.DataFrame, records: list[dict[str, Any]], summary: pd.DataFrame,
-                 folder: Path) -> None:
-        self.frame, self.records, self.summary, self.folder = frame, records, summary, folder
-        self.shown = select_settings(summary) if len(frame) else summary
-        self.cells = selected_cells(frame, self.shown) if len(frame) else frame
-
-    def draw(self, svg: bool = False) -> None:
-        """Draw the plot files (not again when current)."""
-        if len(self.frame):
-            from bench.reporting.plots import write_plots  # matplotlib and seaborn: only where plots are drawn
-
-            write_plots(self.cells, self.records, self.shown, self.folder, svg)
-
-
-def _write_page(run_dir: Path, drawing: _PlotInputs, manifest: dict[str, Any]) -> None:
-    from bench.provenance import fingerprint_note
-
-    manifest = {**manifest, "machines": fingerprint_note({"run": drawing.records})}
-    page = render_report(drawing.frame, drawing.records, drawing.summary, manifest, drawing.folder)
-    atomic_write(run_dir / "report.html", page.encode())
-
-
-def _rewritten_since(run_dir: Path, manifest: dict[str, Any]) -> bool:
-    """Whether a run finished (and rewrote its manifest) since `manifest` was read from `run_dir`."""
-    return read_manifest(run_dir).get("updated") != manifest.get("updated")
-
-
-def _write_generalisation(run_dir: Path, records: list[dict[str, Any]]) -> None:
-    from bench.reporting.generalisation import generalisation_frame
-
-    table = generalisation_frame(records)
-    if len(table):
-        atomic_write(run_dir / "generalisation.csv", table.to_csv(index=False).encode())
 
 
 def markdown_report(frame: pd.DataFrame, manifest: dict[str, Any], records: list[dict[str, Any]] | None = None,
