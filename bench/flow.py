@@ -3,8 +3,9 @@
 A recurrent model forgets because dL/ds_t, carried back from the loss through t' = T-1, ..., t+1, is a
 product of state Jacobians ds_t'/ds_{t'-1}: below 1 in norm it vanishes geometrically, above 1 it
 explodes (Bengio, Simard & Frasconi 1994; Pascanu, Mikolov & Bengio 2013). The fused nn.RNN/LSTM/GRU
-kernels hide their per-step states from autograd, so the probe recomputes the same outputs one step at a
-time with the same weights (tests hold the two equal) and differentiates each step's state.
+kernels hide their per-step states from autograd, so their model (bench.models.recurrent.SequenceModel)
+recomputes the same outputs one step at a time with the same weights (tests hold the two equal), and the
+probe differentiates each step's state.
 
 The state s_t is everything the recurrence carries: h_t for rnn and gru, (h_t, c_t) for lstm, every
 layer's stacked. A model of another kind opts in by defining `forward_with_states(x) -> (outputs,
@@ -15,13 +16,11 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-
-from bench.models import SequenceModel
 
 JACOBIAN_ELEMENTS = 2**24  # numbers per batched Jacobian product (128 MiB in float64)
 JACOBIAN_POINTS = 8  # time steps, spread over the sequence, at which the state Jacobian is averaged
@@ -33,73 +32,18 @@ class NotProbeable(ValueError):
 
 
 def probeable(model: nn.Module) -> bool:
-    """Can the probe see this model's state at every step?"""
-    if isinstance(model, SequenceModel):
-        core = model.core
-        return isinstance(core, FUSED) and not core.bidirectional and getattr(core, "proj_size", 0) == 0
-    return callable(getattr(model, "forward_with_states", None))
+    """Can the probe see this model's state at every step? The model says so: it defines
+    `forward_with_states`, and `exposes_states` (where defined) is true for this instance."""
+    return callable(getattr(model, "forward_with_states", None)) and bool(getattr(model, "exposes_states", True))
 
 
 def forward_with_states(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The model's outputs and its full recurrent state at every step, each in the autograd graph."""
     if not probeable(model):
         raise NotProbeable(f"{type(model).__name__} exposes no per-step recurrent state (a model opts in when it {OPT_IN})")
-    if isinstance(model, SequenceModel):
-        tops, states = unroll(model.core, model.encode(x))
-        return model.readout(tops), states
     return model.forward_with_states(x)
 
 
-def unroll(core: nn.RNNBase, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """nn.RNN/LSTM/GRU (batch_first) one step at a time: the top layer's outputs (batch, T, hidden) and
-    the stacked state of every layer at every step (for LSTM, h before c in each layer's slice)."""
-    hidden, layers = core.hidden_size, core.num_layers
-    step = next(function for kind, function in _STEPS.items() if isinstance(core, kind))
-    width = 2 * hidden if isinstance(core, nn.LSTM) else hidden
-    state = x.new_zeros(x.shape[0], layers * width)
-    tops, states = [], []
-    for t in range(x.shape[1]):
-        inputs, pieces = x[:, t], []
-        for layer in range(layers):
-            new = step(core, layer, inputs, state[:, layer * width:(layer + 1) * width])
-            pieces.append(new)
-            inputs = new[:, :hidden]
-        state = pieces[0] if layers == 1 else torch.cat(pieces, 1)
-        states.append(state)
-        tops.append(inputs)
-    return torch.stack(tops, 1), states
-
-
-def _affine(core: nn.RNNBase, layer: int, inputs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W_ih x + b_ih, W_hh h + b_hh) of one layer, as nn.RNNBase defines them."""
-    w_ih, w_hh = getattr(core, f"weight_ih_l{layer}"), getattr(core, f"weight_hh_l{layer}")
-    b_ih, b_hh = (getattr(core, f"bias_{kind}_l{layer}", None) if core.bias else None for kind in ("ih", "hh"))
-    return nn.functional.linear(inputs, w_ih, b_ih), nn.functional.linear(h, w_hh, b_hh)
-
-
-def _rnn_step(core: nn.RNN, layer: int, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    from_input, from_state = _affine(core, layer, inputs, h)
-    return (torch.tanh if core.nonlinearity == "tanh" else torch.relu)(from_input + from_state)
-
-
-def _lstm_step(core: nn.LSTM, layer: int, inputs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-    h, c = state.chunk(2, 1)
-    from_input, from_state = _affine(core, layer, inputs, h)
-    i, f, g, o = (from_input + from_state).chunk(4, 1)  # PyTorch's gate order
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.cat([torch.sigmoid(o) * torch.tanh(c), c], 1)
-
-
-def _gru_step(core: nn.GRU, layer: int, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    from_input, from_state = _affine(core, layer, inputs, h)
-    (ir, iz, i_n), (hr, hz, h_n) = from_input.chunk(3, 1), from_state.chunk(3, 1)
-    reset, update = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
-    candidate = torch.tanh(i_n + reset * h_n)
-    return (1 - update) * candidate + update * h
-
-
-_STEPS: dict[type, Callable[..., torch.Tensor]] = {nn.LSTM: _lstm_step, nn.GRU: _gru_step, nn.RNN: _rnn_step}
-FUSED = tuple(_STEPS)  # the cores the probe replays step by step
 
 
 def gradient_profile(model: nn.Module, x: torch.Tensor,
@@ -163,17 +107,15 @@ def _mean_jacobian(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
 
 
 def recurrent_matrices(model: nn.Module) -> list[torch.Tensor]:
-    """The square recurrent blocks of a fused core: W_hh of each layer for rnn, one per gate for lstm/gru."""
-    if not (isinstance(model, SequenceModel) and isinstance(model.core, FUSED)):
-        return []
-    core, hidden = model.core, model.core.hidden_size
-    return [block for layer in range(core.num_layers)
-            for block in getattr(core, f"weight_hh_l{layer}").split(hidden, 0)]
+    """The square recurrent blocks the model declares (`recurrent_blocks()`: W_hh of each layer for rnn, one
+    per gate for lstm/gru); none for a model without them."""
+    blocks = getattr(model, "recurrent_blocks", None)
+    return blocks() if callable(blocks) else []
 
 
 def weight_radius(model: nn.Module) -> float | None:
     """Spectral radius of the top layer's recurrent weight matrix, for a vanilla (single-matrix) RNN."""
-    if not (isinstance(model, SequenceModel) and isinstance(model.core, nn.RNN)):
+    if not isinstance(getattr(model, "core", None), nn.RNN):
         return None
     matrix = getattr(model.core, f"weight_hh_l{model.core.num_layers - 1}").detach().double()
     return float(torch.linalg.eigvals(matrix).abs().max())
