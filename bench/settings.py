@@ -46,8 +46,11 @@ class Setting:
     def row_value(self, value: Any, model: str) -> Any:
         """What the results column records for a cell of `model` trained with `value`."""
         if self.applies_to is not None and not self.applies_to(model):
-            return self.default
-        return value
+            value = self.default
+        return self.as_column(value)
+
+    def as_column(self, value: Any) -> Any:
+        return ",".join(map(str, value)) if self.kind == "lengths" else value
 
 
 def _compiles(model: str) -> bool:
@@ -84,11 +87,12 @@ TRAIN: tuple[Setting, ...] = (
             "solved: stop at the first confirmed solve | budget: train the whole budget", choices=("solved", "budget")),
     Setting("eval_lengths", "--eval-lengths", "lengths", (),
             "After training, also test every cell at these lengths (train at L, test at L'): a table and a plot "
-            "of their own.", numbers=False, later=True, low=1, high=10_000_000),
+            "of their own.", "eval_lengths", "the extra test lengths L' (comma-separated; their numbers are in "
+            "generalisation.csv)", numbers=False, later=True, low=1, high=10_000_000),
     Setting("diagnostics", "--diagnostics/--no-diagnostics", "flag", True,
             "Record each cell's gradient norms (median, 95th percentile, max, share of steps clipped) and its "
-            "gradient-flow profile at the end of training; they change no training number.",
-            numbers=False, later=True),
+            "gradient-flow profile at the end of training; they change no training number.", "diagnostics",
+            "whether the gradient diagnostics were recorded", numbers=False, later=True),
     Setting("amp", "--amp", "choice", "none",
             "Mixed precision: bf16 runs forward passes under autocast (losses, gradients and Adam stay float32). "
             "Part of the cell key: its numbers differ from float32 ones.", "amp",
@@ -129,4 +133,4 @@ COMPARED: tuple[str, ...] = tuple(setting.column for setting in ALL if setting.c
 
 def column_defaults() -> dict[str, Any]:
     """Each settings column's value for cells stored before the column existed (the setting's default then)."""
-    return {setting.column: setting.default for setting in ALL if setting.column and setting.later}
+    return {setting.column: setting.as_column(setting.default) for setting in ALL if setting.column and setting.later}

@@ -79,9 +79,8 @@ def test_each_declared_setting_is_an_option_a_config_key_an_env_var_a_column_and
     from_env = run.make_context("run", ["--task", "adding", "--lengths", "20"], obj={"argv": []},
                                 auto_envvar_prefix="BENCH_RUN")
     assert request_from_options(from_env, from_env.params).settings[setting.name] == value
-    if setting.column:
-        assert setting.column in COLUMNS
-    assert (setting.column in SETTINGS) == bool(setting.column and setting.numbers)
+    assert setting.column in COLUMNS
+    assert (setting.column in SETTINGS) == setting.numbers
 
 
 def _other_value(setting):
