@@ -86,3 +86,12 @@ def test_compare_marks_cells_after_holm_and_says_so():
     assert table.set_index("length").loc[10, "marker"] == "better"
     assert (table.set_index("length").drop(10)["marker"] == "not significant").all()
     assert "Holm's correction over the 20 comparable cell(s)" in correction_note(table)
+
+
+def test_a_span_of_one_says_that_bridged_means_beats_chance():
+    from bench.reporting.grid import task_notes
+
+    anywhere = results_frame([cell(task="adding:markers=anywhere", min_span=1, solve_criterion="rule")])
+    assert "'bridged' here means beats chance" in task_notes(anywhere)
+    halves = results_frame([cell(task="adding", min_span=5, solve_criterion="rule")])
+    assert "beats chance" not in task_notes(halves)

@@ -142,7 +142,16 @@ def task_notes(cells: pd.DataFrame) -> str:
             f"{spans}. Chance: accuracy {shown_number(first['chance_accuracy'])}, loss {shown_number(first['chance_loss'])}; "
             f"short memory (blind to the inputs at the full span; at L={first['length']}): accuracy "
             f"{shown_number(first['short_memory_accuracy'])}, loss {shown_number(first['short_memory_loss'])}. "
-            f"Solved when {first['solve_criterion']}.")
+            f"Solved when {first['solve_criterion']}.{_span_one_note(cells)}")
+
+
+def _span_one_note(cells: pd.DataFrame) -> str:
+    """Where a target may depend on the last input alone (span 1), short memory barely differs from chance."""
+    spans = pd.to_numeric(cells["min_span"], errors="coerce")
+    if spans.notna().any() and (spans <= 1).all():
+        return (" The span is 1 (a marked input may be the last one), so short memory is within 2/L of chance "
+                "and 'bridged' here means beats chance.")
+    return ""
 
 
 def shown_number(value: Any, spec: str = ".4f") -> str:
