@@ -21,7 +21,8 @@ def run(tasks: str | Iterable[str], lengths: Iterable[int], models: Iterable[str
         seeds: Iterable[int] | None = None, *, n_seeds: int | None = None, out: str | Path = "results",
         name: str | None = None, device: str = "cpu", threads: int = 1, jobs: int = 1, force: bool = False,
         hiddens: Iterable[int] | None = None, lrs: Iterable[float] | None = None,
-        batch_sizes: Iterable[int] | None = None, params: int | None = None, **settings: Any) -> Path:
+        batch_sizes: Iterable[int] | None = None, params: int | None = None, checkpoint_every: float = 60.0,
+        **settings: Any) -> Path:
     """Train every cell of the sweep not yet stored under `out`, write the run's tables and report, and
     return its folder. The same plan as `bench run` (bench/plan.py): task and model strings canonical,
     lengths sorted, every check and conflict rule the command line has. `device` is "auto", "cpu", "cuda"
@@ -38,13 +39,13 @@ def run(tasks: str | Iterable[str], lengths: Iterable[int], models: Iterable[str
     request = plan.Request(
         [tasks] if isinstance(tasks, str) else list(tasks), list(lengths), list(models),
         None if seeds is None else list(seeds), n_seeds, _listed(hiddens), _listed(lrs), _listed(batch_sizes),
-        params, settings, device, threads, jobs, out=out, name=name)
+        params, settings, device, threads, jobs, out=out, name=name, checkpoint_every=checkpoint_every)
     the_plan = plan.make_plan(request)
     executor = the_plan.executor()
     try:
         the_plan.check_name_free(force)
         return run_sweep(the_plan.sweep, Store(the_plan.root), the_plan.name, executor, progress=False,
-                         argv=["bench.api.run"], force=True).run_dir
+                         argv=["bench.api.run"], force=True, checkpoint_every=checkpoint_every).run_dir
     finally:
         release(executor)
 

@@ -76,6 +76,7 @@ class Request:
     out: str | Path = "results"
     name: str | None = None
     kind: str = "grid"  # grid | horizon
+    checkpoint_every: float = 60.0  # seconds between a running cell's checkpoints (bench.checkpoint); 0: never
 
 
 @dataclass
@@ -139,6 +140,9 @@ def make_plan(request: Request) -> Plan:
     _check_device_settings(sweep)
     _check_widths(sweep)
     _check_executor(request, device)
+    if not (isinstance(request.checkpoint_every, (int, float)) and 0 <= request.checkpoint_every <= 10**7):
+        raise PlanError(f"--checkpoint-every {request.checkpoint_every!r} is not a number of seconds in 0..10^7",
+                        "--checkpoint-every")
     name = request.name or (sweep.default_name() if request.kind == "grid" else f"horizon-{sweep.default_name()}")
     return Plan(sweep, root, name, request, _warnings(request, sweep))
 

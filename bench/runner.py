@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,6 +20,8 @@ import torch
 
 import longdep_tasks as tasks
 from bench import models, provenance
+from bench.checkpoint import DEFAULT_EVERY
+from bench.checkpoint import discard as discard_checkpoint
 from bench.claims import Claims, remove_temporaries, run_in_progress
 from bench.cost import CostModel, makespan, seconds_text, shape_key, workers_pay
 from bench.executors import Executor, InProcessExecutor, LocalExecutor, release
@@ -128,7 +130,8 @@ def check_name_free(store: Store, name: str, sweep: Sweep, kind: str | None = No
 
 def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Executor | None = None,
               progress: bool = True, argv: list[str] | None = None, fresh: bool = False,
-              retry_failed: bool = False, preset: str | None = None, force: bool = False) -> RunSummary:
+              retry_failed: bool = False, preset: str | None = None, force: bool = False,
+              checkpoint_every: float = DEFAULT_EVERY) -> RunSummary:
     """Compute every cell of `sweep` not yet in `store`, then write the run's tables and report.
 
     Another run may share the store: a cell it is computing is waited for and reused, never computed
@@ -147,7 +150,7 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
     with run_in_progress(store):  # gc deletes nothing from here to the report
         start_run(store, run_dir, manifest)
         try:
-            computed = compute_cells(cells, store, executor, progress, fresh, retry_failed)
+            computed = compute_cells(cells, store, executor, progress, fresh, retry_failed, checkpoint_every)
         finally:  # also on Ctrl-C: the run's tables describe what did finish
             release(executor)
             records = finish_run(store, run_dir, manifest, cells)
@@ -162,10 +165,12 @@ def start_run(store: Store, run_dir: Path, manifest: dict[str, Any]) -> None:
 
 
 def compute_cells(cells: list[Cell], store: Store, executor: Executor, progress: bool = True,
-                  fresh: bool = False, retry_failed: bool = False) -> int:
+                  fresh: bool = False, retry_failed: bool = False, checkpoint_every: float = DEFAULT_EVERY) -> int:
     """Train the cells of `cells` that are not stored yet (all with `fresh`), storing each as it
-    finishes; returns how many this process trained."""
-    todo = cells_to_compute(cells, store, fresh, retry_failed)
+    finishes; returns how many this process trained. A running cell saves its state every
+    `checkpoint_every` seconds (0: never) beside its claim, and an interrupted one resumes from it."""
+    todo = [replace(cell, checkpoint_dir=str(store.root.absolute() / "cells"), checkpoint_every=checkpoint_every)
+            for cell in cells_to_compute(cells, store, fresh, retry_failed)]
     costs = CostModel()
     estimates = estimate_todo(todo, costs)
     executor = _worth_starting(executor, todo, sum(estimates.values()), costs)
@@ -234,6 +239,7 @@ def _compute(todo: list[Cell], store: Store, executor: Executor, display: Displa
         for record in executor.map(mine, display.step):
             with _storing(store):
                 store.save_cell(record)
+            discard_checkpoint(store.root / "cells", record["key"])  # the cell is stored: its state is done
             claims.release(record["key"])
             display.finished(record)
             computed += 1

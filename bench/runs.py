@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
 from bench.claims import Claims, lock_path
 from bench.store import Store, read_manifest
 
@@ -96,10 +97,26 @@ def busy_cell(store: Store) -> str | None:
     return None
 
 
+def orphan_checkpoints(store: Store, now: float | None = None) -> list[Path]:
+    """Checkpoints nothing will resume, older than GC_GRACE_SECONDS: their cell is stored, or no run
+    references it. A checkpoint of an unfinished cell of a run is kept: re-running the run resumes it."""
+    keep, now = referenced_cells(store), now or time.time()
+    found = []
+    for path in (store.root / "cells").glob(f"*/.*{CHECKPOINT_SUFFIX}"):
+        key = path.name[1:-len(CHECKPOINT_SUFFIX)]
+        if (store.cell_path(key).is_file() or key not in keep) and now - path.stat().st_mtime >= GC_GRACE_SECONDS:
+            found.append(path)
+    return sorted(found)
+
+
 def collect_garbage(store: Store) -> list[Path]:
-    """Delete the unreferenced cells (with their lock files); returns what was deleted."""
+    """Delete the unreferenced cells (with their lock files) and the orphan checkpoints; returns what was
+    deleted."""
     doomed = unreferenced_cells(store)
     for path in doomed:
         lock_path(store, path.stem).unlink(missing_ok=True)
         path.unlink(missing_ok=True)
-    return doomed
+    orphans = orphan_checkpoints(store)
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return doomed + orphans

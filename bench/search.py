@@ -86,7 +86,7 @@ HORIZON_KIND = "horizon search"  # the manifest's "kind" of a bench horizon run
 
 def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, executor: Executor,
                   name: str | None = None, progress: bool = True, argv: list[str] | None = None,
-                  force: bool = False) -> HorizonSearch:
+                  force: bool = False, checkpoint_every: float = 60.0) -> HorizonSearch:
     """Search every model of `sweep` (its lengths are ignored; `candidates` are searched) for its
     horizon on the sweep's one task, all models in lockstep so each round's cells run together. A name
     taken by another search or run raises NameTaken unless `force`."""
@@ -103,7 +103,7 @@ def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, execu
     with run_in_progress(store):  # gc deletes nothing from here to the report
         start_run(store, run_dir, manifest)
         try:
-            _search_rounds(result, sweep, store, executor, progress)
+            _search_rounds(result, sweep, store, executor, progress, checkpoint_every)
         finally:
             release(executor)  # the workers served every round; they stop with the search
             manifest["horizon_search"] = result.summary()
@@ -112,7 +112,8 @@ def find_horizons(sweep: Sweep, candidates: tuple[int, ...], store: Store, execu
     return result
 
 
-def _search_rounds(result: HorizonSearch, sweep: Sweep, store: Store, executor: Executor, progress: bool) -> None:
+def _search_rounds(result: HorizonSearch, sweep: Sweep, store: Store, executor: Executor, progress: bool,
+                   checkpoint_every: float) -> None:
     """Round by round, each model's next probe length, until every model's search ends; `result` holds
     what was done so far when a round is cut short."""
     from bench.runner import compute_cells
@@ -123,7 +124,7 @@ def _search_rounds(result: HorizonSearch, sweep: Sweep, store: Store, executor: 
         round_cells = {model: _probe_cells(sweep, model, result.candidates[index]) for model, index in probes.items()}
         batch = [cell for group in round_cells.values() for cell in group]
         result.cells += [cell for cell in batch if cell not in result.cells]
-        result.trained += compute_cells(batch, store, executor, progress)
+        result.trained += compute_cells(batch, store, executor, progress, checkpoint_every=checkpoint_every)
         for model in list(probes):
             result.probed[model].append(result.candidates[probes[model]])
             try:

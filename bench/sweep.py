@@ -74,6 +74,10 @@ class Cell:
     train: TrainConfig = TrainConfig()
     device: str = "cpu"  # a concrete device: cpu, cuda, cuda:N
     threads: int = 1  # torch threads training this cell on CPU
+    # where and how often a running cell saves its training state (bench.checkpoint); "" or 0: never.
+    # Not part of the key: resuming changes no number
+    checkpoint_dir: str = ""
+    checkpoint_every: float = 60.0
 
     @property
     def device_kind(self) -> str:

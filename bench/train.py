@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 import longdep_tasks as tasks
 from bench import flow, models, settings
+from bench.checkpoint import Checkpoints, checkpoint_path
 from bench.provenance import machine
 from bench.schema import DIAGNOSTIC_COLUMNS
 from bench.sweep import PROTOCOL, Cell, compiles, content_hash
@@ -141,14 +142,19 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     if budget.compile and compiles(cell.model):
         model.forward = torch.compile(model.forward)  # the module itself stays, for the diagnostics
     valid_set = _held_out(task, cell, "valid", device)
-    window = StreamWindow(task.rule.window)
+    loop = LoopState(StreamWindow(task.rule.window))
     # after a solve the validation split does not confirm, wait for a whole new window before asking again
-    confirm_gap, next_confirm = math.ceil(task.rule.window / budget.batch_size), 1
-    clock, first_loss, loss_sum = time.perf_counter(), None, 0.0
-    on_progress(cell, 0, None)
+    confirm_gap = math.ceil(task.rule.window / budget.batch_size)
+    checkpoints = Checkpoints(checkpoint_path(cell.checkpoint_dir, cell.key) if cell.checkpoint_dir else None,
+                              cell.key, cell.checkpoint_every)
+    saved = checkpoints.resume()
+    if saved is not None:
+        _restore(saved, model, optimizer, loop, outcome)
+    clock = time.perf_counter() - loop.elapsed
+    on_progress(cell, outcome.steps, outcome.valid_accuracy)
 
-    batches = training_batches(task, cell, device)
-    for step in range(1, budget.steps + 1):
+    batches = training_batches(task, cell, device, start=outcome.steps)
+    for step in range(outcome.steps + 1, budget.steps + 1):
         x, y, mask = batch = next(batches)
         outputs, per_sequence, loss, grad_norm = backward(model, optimizer, task, batch, budget.clip)
         stats = _sequence_stats(task, outputs.detach(), y, mask, per_sequence.detach())
@@ -156,33 +162,39 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
         numbers = torch.cat([torch.stack([loss.detach(), grad_norm.to(loss.device)]), stats.flatten()]).cpu().numpy()
         loss_value, norm_value = float(numbers[0]), float(numbers[1])
         outcome.grad_norms.append(norm_value)
-        first_loss = first_loss if first_loss is not None else loss_value
+        loop.first_loss = loop.first_loss if loop.first_loss is not None else loss_value
         outcome.steps = step
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)) or (
-                loss_value > DIVERGENCE_FACTOR * max(first_loss, 1e-12)):
+                loss_value > DIVERGENCE_FACTOR * max(loop.first_loss, 1e-12)):
             outcome.status, outcome.diverged_step = "diverged", step
             break
         optimizer.step()
-        loss_sum += loss_value
+        loop.loss_sum += loss_value
+        window = loop.window
         window.add(numbers[2:].reshape(-1, 4))
-        if outcome.steps_to_solve is None and window.full and step >= next_confirm and task.rule.holds(*window.summary()):
+        if (outcome.steps_to_solve is None and window.full and step >= loop.next_confirm
+                and task.rule.holds(*window.summary())):
             if task.rule.holds(*evaluate(model, task, valid_set).summary()):
                 outcome.status, outcome.steps_to_solve = "solved", step
             else:
-                next_confirm = step + confirm_gap
+                loop.next_confirm = step + confirm_gap
         timed_out = budget.time_limit > 0 and time.perf_counter() - clock > budget.time_limit
         stopping = outcome.status == "solved" and budget.stop == "solved"
         if step % budget.eval_every == 0 or step == budget.steps or timed_out or stopping:
-            _validate_into(outcome, model, task, valid_set, loss_sum / _since_eval(step, budget.eval_every),
+            _validate_into(outcome, model, task, valid_set, loop.loss_sum / _since_eval(step, budget.eval_every),
                            window, time.perf_counter() - clock)
-            loss_sum = 0.0
+            loop.loss_sum = 0.0
             on_progress(cell, step, outcome.valid_accuracy)
         if stopping:
             break
         if timed_out:
             outcome.status = "timeout" if outcome.status != "solved" else outcome.status
             break
+        if checkpoints.due() and step < budget.steps:
+            loop.elapsed = time.perf_counter() - clock
+            checkpoints.save(_captured(model, optimizer, loop, outcome))
     batches.close()  # stops a prefetching thread before the test split is generated
+    window = loop.window
     outcome.window_accuracy = window.summary()[0] if window.filled else None
     outcome.train_seconds = time.perf_counter() - clock
     test = evaluate(model, task, _held_out(task, cell, "test", device))
@@ -190,6 +202,74 @@ def _train(cell: Cell, outcome: Outcome, on_progress: ProgressCallback) -> None:
     outcome.generalisation = [_tested_at(model, task, cell, length, device) for length in budget.eval_lengths]
     if budget.diagnostics:
         outcome.diagnostics = _diagnostics(model, task, valid_set, outcome.grad_norms, budget.clip)
+
+
+@dataclass
+class LoopState:
+    """What the loop carries from step to step besides the model, the optimiser and the outcome."""
+
+    window: StreamWindow
+    next_confirm: int = 1  # the first step at which a solve may be confirmed on validation
+    first_loss: float | None = None  # divergence is judged against it
+    loss_sum: float = 0.0  # training loss since the last evaluation
+    elapsed: float = 0.0  # seconds of training before this process took over (a resumed cell)
+
+
+# Outcome fields a checkpoint carries (the rest are set once training has ended)
+RESUMED_FIELDS = ("status", "steps", "steps_to_solve", "valid_accuracy", "valid_loss", "best_valid_accuracy",
+                  "curve", "grad_norms")
+
+
+def _captured(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loop: LoopState,
+              outcome: Outcome) -> dict[str, Any]:
+    """The cell's whole training state at a step boundary, as plain data and tensors (see bench.checkpoint)."""
+    window = loop.window
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_rng_state(),
+                    **({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {})},
+            "window": {"values": torch.from_numpy(window.values.copy()), "filled": int(window.filled),
+                       "next": int(window.next)},
+            "loop": _plain({"next_confirm": loop.next_confirm, "first_loss": loop.first_loss,
+                            "loss_sum": loop.loss_sum, "elapsed": loop.elapsed}),
+            "outcome": {name: _plain(getattr(outcome, name)) for name in RESUMED_FIELDS}}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as the Python numbers they equal (a checkpoint loads with weights_only=True)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _restore(saved: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, loop: LoopState,
+             outcome: Outcome) -> None:
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["rng"]["torch"])
+    np.random.set_state(_numpy_rng_tuple(saved["rng"]["numpy"]))
+    if "cuda" in saved["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
+    window = loop.window
+    window.values[:] = saved["window"]["values"].numpy()
+    window.filled, window.next = saved["window"]["filled"], saved["window"]["next"]
+    for name, value in saved["loop"].items():
+        setattr(loop, name, value)
+    for name, value in saved["outcome"].items():
+        setattr(outcome, name, value)
+
+
+def _numpy_rng_state() -> dict[str, Any]:
+    """numpy's legacy global generator (a plug-in may draw from it), as tensors and numbers."""
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    return {"keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position), "has_gauss": int(has_gauss),
+            "cached": float(cached)}
+
+
+def _numpy_rng_tuple(state: dict[str, Any]) -> tuple:
+    return ("MT19937", state["keys"].numpy().astype(np.uint32), state["position"], state["has_gauss"],
+            state["cached"])
 
 
 def _diagnostics(model: torch.nn.Module, task: tasks.Task, valid_set: Batch, norms: list[float],
@@ -331,19 +411,21 @@ def forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 PREFETCH_DEPTH = 2  # batches generated ahead of the GPU
 
 
-def training_batches(task: tasks.Task, cell: Cell, device: torch.device) -> Iterator[Batch]:
-    """The training stream, batch after batch, on `device`. On a GPU the next batches are generated on
-    the CPU in a background thread and copied from pinned memory while the GPU computes; the batches are
-    the same either way (each is a pure function of its first sample's index)."""
+def training_batches(task: tasks.Task, cell: Cell, device: torch.device, start: int = 0) -> Iterator[Batch]:
+    """The training stream, batch after batch from batch `start` (a resumed cell's position), on `device`.
+    On a GPU the next batches are generated on the CPU in a background thread and copied from pinned memory
+    while the GPU computes; the batches are the same either way (each is a pure function of its first
+    sample's index)."""
     def generate(step: int) -> tuple:
         return task.generate(cell.train.batch_size, cell.length, cell.seed, "train", step * cell.train.batch_size)
 
     if device.type != "cuda":
-        return (to_device(generate(step), device) for step in itertools.count())
-    return prefetched(generate, device)
+        return (to_device(generate(step), device) for step in itertools.count(start))
+    return prefetched(generate, device, start=start)
 
 
-def prefetched(generate: Callable[[int], tuple], device: torch.device, depth: int = PREFETCH_DEPTH) -> Iterator[Batch]:
+def prefetched(generate: Callable[[int], tuple], device: torch.device, depth: int = PREFETCH_DEPTH,
+               start: int = 0) -> Iterator[Batch]:
     """generate(0), generate(1), ... made `depth` ahead by a daemon thread, pinned on CUDA, then copied
     without blocking. The thread ends with the iterator (it is closed, or collected, when the loop stops)."""
     ahead: queue.Queue = queue.Queue(maxsize=depth)
@@ -351,7 +433,7 @@ def prefetched(generate: Callable[[int], tuple], device: torch.device, depth: in
     pin = device.type == "cuda"
 
     def fill() -> None:
-        for step in itertools.count():
+        for step in itertools.count(start):
             try:
                 arrays = tuple(torch.from_numpy(a) for a in generate(step))
                 item: Any = tuple(t.pin_memory() for t in arrays) if pin else arrays

@@ -209,13 +209,13 @@ def test_options_that_would_do_nothing_are_refused(bench_cli, tmp_path, extra, f
     assert not (tmp_path / "r").exists()
 
 
-def test_the_readme_api_example_runs(tmp_path, monkeypatch):
+def test_the_docs_api_example_runs(tmp_path, monkeypatch):
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    example = readme.split("<!-- api-example -->\n```python\n", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    example = page.split("<!-- api-example -->\n```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(tmp_path)
-    exec(compile(example, "README.md", "exec"), {})
+    exec(compile(example, "docs/api.md", "exec"), {})
     frame = pd.read_csv(tmp_path / "results" / "runs" / "notebook" / "results.csv")
     assert len(frame) == 8 and (tmp_path / "results" / "runs" / "notebook" / "report.html").is_file()
 

@@ -30,6 +30,9 @@ class OneLineErrors(click.Group):
         extra.pop("standalone_mode", None)
         arguments = list(sys.argv[1:] if args is None else args)
         extra["obj"] = {"argv": ["bench", *arguments]}  # what the user typed, for the manifest
+        if args is None:  # the real command: a closed terminal or a polite kill stops it like Ctrl-C
+            for number in (signal.SIGHUP, signal.SIGTERM):
+                signal.signal(number, _interrupt)
         try:
             # every option may also come from BENCH_<COMMAND>_<OPTION> (BENCH_RUN_STEPS=2000); the command
             # line wins over the environment, which wins over a --config file's and a preset's defaults
@@ -48,6 +51,10 @@ class OneLineErrors(click.Group):
             # the work is done and stored: a Ctrl-C arriving now must not become a traceback on the way out
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _interrupt(number: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})

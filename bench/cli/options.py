@@ -178,6 +178,10 @@ training_options = _options(
                       "jobs x threads than cores is allowed, with a warning."),
     click.option("--cells-per-gpu", type=click.IntRange(1, 256), default=1, show_default=True,
                  help="Cells sharing one GPU at a time."),
+    click.option("--checkpoint-every", type=FiniteFloat(0, 10**7), default=60, show_default=True,
+                 help="Seconds of wall time between a running cell's checkpoints (its whole training state, "
+                      "beside its claim); an interrupted cell resumes from its last one with the same numbers. "
+                      "0 turns them off."),
     click.option("--out", default="results", show_default=True, help="Results root (cells are shared in it)."),
     click.option("--name", default=None, help="Run folder name (default: tasks + a hash of the sweep)."),
     click.option("--progress/--no-progress", default=True, show_default=True,
@@ -214,7 +218,7 @@ def request_from_options(ctx: click.Context, options: dict[str, Any], lengths: t
         pick.get("n_seeds"), pick.get("hiddens"), pick.get("lrs"), pick.get("batch_sizes"), pick.get("params"),
         {s.name: pick[s.name] for s in settings.ALL if s.name in pick}, options["device"], options["threads"],
         options["jobs"], options.get("executor", "local"), options["cells_per_gpu"], ray, options["out"],
-        options["name"], kind)
+        options["name"], kind, options["checkpoint_every"])
 
 
 def _source(ctx: click.Context, name: str) -> ParameterSource | None:

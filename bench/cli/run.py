@@ -64,7 +64,8 @@ def run(ctx: click.Context, **options: Any) -> int:
 
     try:  # the plan has checked the run name
         summary = run_sweep(the_plan.sweep, Store(the_plan.root), the_plan.name, executor, options["progress"],
-                            ctx.obj["argv"], options["fresh"], options["retry_failed"], options["preset"], force=True)
+                            ctx.obj["argv"], options["fresh"], options["retry_failed"], options["preset"], force=True,
+                            checkpoint_every=the_plan.request.checkpoint_every)
     except StorageError as error:  # disk full or permissions, mid-run: a failure (exit 1), not bad input
         raise click.ClickException(str(error)) from None
     click.echo(summary_table(summary.records), err=True, nl=False)
@@ -162,7 +163,8 @@ def horizon(ctx: click.Context, **options: Any) -> int:
 
     try:  # the plan has checked the run name
         result = find_horizons(the_plan.sweep, candidates, Store(the_plan.root), executor, the_plan.name,
-                               options["progress"], ctx.obj["argv"], force=True)
+                               options["progress"], ctx.obj["argv"], force=True,
+                               checkpoint_every=the_plan.request.checkpoint_every)
     except StorageError as error:
         raise click.ClickException(str(error)) from None
     click.echo(summary_table(result.records), err=True, nl=False)
