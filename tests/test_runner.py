@@ -33,12 +33,13 @@ def _wait_for_first_cell(root, process):
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_ctrl_c_keeps_finished_cells_writes_partial_tables_and_resumes(tmp_path, jobs):
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs, stop", [(1, signal.SIGINT), (2, signal.SIGHUP), (2, signal.SIGTERM)])
+def test_ctrl_c_or_a_closed_terminal_keeps_finished_cells_writes_partial_tables_and_resumes(tmp_path, jobs, stop):
     args = _bench(*SLOW_SWEEP, "--jobs", jobs, "--out", tmp_path, "--name", "cut")
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_first_cell(tmp_path, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130 and "Traceback" not in stderr and "interrupted" in stderr, stderr[-2000:]
     finished = len(_stored_cells(tmp_path))
@@ -51,6 +52,7 @@ def test_ctrl_c_keeps_finished_cells_writes_partial_tables_and_resumes(tmp_path,
     assert again.returncode == 0 and f"({4 - finished} computed, {finished} reused" in again.stdout
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sweep_then_rerun_equals_an_uninterrupted_run(tmp_path):
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     process = subprocess.Popen(_bench(*SLOW_SWEEP, "--jobs", 2, "--out", killed, "--name", "r"),
