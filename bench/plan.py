@@ -358,9 +358,21 @@ def writable_root(value: str | Path) -> Path:
     probe = path
     while not probe.exists():
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise PlanError(f"{path} cannot be written (no write permission in {probe})", "--out")
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK) or not can_create_in(probe):
+        raise PlanError(f"{path} cannot be written (no folder can be made in {probe})", "--out")
     return path
+
+
+def can_create_in(folder: Path) -> bool:
+    """Whether a folder can really be made in `folder` (tried and removed: os.access says yes to root
+    everywhere, /proc included)."""
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".bench-probe-"))
+        return True
+    except OSError:
+        return False
 
 
 def _warnings(request: Request, sweep: Any) -> list[str]:

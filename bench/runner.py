@@ -159,6 +159,10 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
 
 def start_run(store: Store, run_dir: Path, manifest: dict[str, Any]) -> None:
     """Write the run's manifest before any cell trains, and clear what an interrupted write left."""
+    try:  # the run already exists: it keeps the time it was first created ("updated" says when it last ran)
+        manifest["created"] = read_manifest(run_dir).get("created", manifest["created"])
+    except (OSError, ValueError):
+        pass
     with _storing(store):
         write_json(run_dir / "manifest.json", manifest)
         remove_temporaries(run_dir)

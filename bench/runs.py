@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
 from bench.claims import Claims, lock_path
-from bench.store import Store, read_manifest
+from bench.store import DamagedRun, Store, read_manifest
 
 GC_GRACE_SECONDS = 600  # a cell stored this recently may belong to a horizon search between two rounds
 
@@ -32,7 +32,7 @@ class RunInfo:
     lengths: list[int]
     stored: int  # cells of the run that are stored (any status, failed included)
     total: int
-    status: str  # complete | incomplete (interrupted, or still running)
+    status: str  # complete | incomplete (interrupted, or still running) | damaged (its manifest cannot be read)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,8 +46,11 @@ def list_runs(store: Store) -> list[RunInfo]:
             continue
         try:
             manifest = read_manifest(manifest_path.parent)
-        except (OSError, ValueError):
-            continue  # not a run (or a manifest being replaced right now: atomic writes make that rare)
+        except DamagedRun:
+            runs.append(RunInfo(manifest_path.parent.name, "?", [], [], [], 0, 0, "damaged"))
+            continue
+        except OSError:
+            continue  # a manifest being replaced right now (atomic writes make that rare)
         runs.append(_info(store, manifest_path.parent.name, manifest))
     return sorted(runs, key=lambda run: (run.created, run.name))
 
@@ -119,4 +122,17 @@ def collect_garbage(store: Store) -> list[Path]:
     orphans = orphan_checkpoints(store)
     for path in orphans:
         path.unlink(missing_ok=True)
+    _tidy(store)
     return doomed + orphans
+
+
+def _tidy(store: Store) -> None:
+    """Remove the claim files left beside cells (gc runs only while no run is in progress and no claim is
+    held) and the cell folders left empty."""
+    for lock in (store.root / "cells").glob("*/.*.lock"):
+        lock.unlink(missing_ok=True)
+    for folder in (store.root / "cells").glob("*/"):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            pass

@@ -152,9 +152,25 @@ def write_tables(run_dir: Path, frame: pd.DataFrame) -> None:
     atomic_write(run_dir / "results.parquet", buffer.getvalue())
 
 
+class DamagedRun(ValueError):
+    """A run folder whose manifest.json cannot be read as a manifest; the message says how to repair it."""
+
+
 def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """A run folder's manifest.json."""
-    return json.loads((Path(run_dir) / "manifest.json").read_text())
+    """A run folder's manifest.json (FileNotFoundError when there is none; DamagedRun when it is not a
+    readable manifest: truncated, not JSON, or without its cell list)."""
+    path = Path(run_dir) / "manifest.json"
+    text = path.read_text(errors="replace")
+    try:
+        manifest = json.loads(text)
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("cells"), list):
+            raise ValueError("no list of cells")
+    except ValueError as error:
+        name = Path(run_dir).name
+        raise DamagedRun(f"run {name}: {path} is damaged ({str(error).splitlines()[0][:80]}); re-run the command "
+                         f"that made the run (its stored cells are reused, only missing ones are computed), or "
+                         f"remove the run with `bench rm {name}`") from None
+    return manifest
 
 
 class CellsUnreachable(ValueError):
@@ -177,6 +193,12 @@ def locate_cells(run_dir: Path, keys: Iterable[str]) -> dict[str, tuple[Path, di
     return found
 
 
+def _set_aside(run_dir: Path, keys: list[str]) -> int:
+    """How many of `keys` have a damaged cell file set aside (`KEY.json.corrupt-TIME`) in the run's stores."""
+    return sum(any(next(store.cell_path(key).parent.glob(f"{key}.json.corrupt-*"), None) is not None
+                   for store in cell_stores(run_dir)) for key in keys)
+
+
 def run_records(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A run's manifest and its stored cells in manifest order. Raises CellsUnreachable when fewer are
     found than the run had finished when its report was last written, so that a report or comparison
@@ -191,6 +213,11 @@ def _reachable_cells(run_dir: Path) -> tuple[dict[str, Any], dict[str, tuple[Pat
     found = locate_cells(run_dir, manifest["cells"])
     finished = int(manifest.get("finished", 0))
     if len(found) < finished:
+        damaged = _set_aside(run_dir, [key for key in manifest["cells"] if key not in found])
+        if damaged:
+            command = " ".join(manifest.get("argv") or ["the command that made the run"])
+            raise CellsUnreachable(f"run {Path(run_dir).name}: {damaged} of its {finished} finished cells were damaged "
+                                   f"and set aside (*.corrupt-*); re-run `{command}` to recompute only those cells")
         looked = " and ".join(str(store.root / "cells") for store in cell_stores(run_dir))
         raise CellsUnreachable(f"run {Path(run_dir).name}: {len(found)} of its {finished} finished cells are "
                                f"reachable (looked in {looked}); report it from its results folder, or move it "

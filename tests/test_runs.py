@@ -237,3 +237,63 @@ def test_the_api_refuses_what_the_cli_refuses(tmp_path):
     shutil.copytree(run_dir, moved)
     with pytest.raises(CellsUnreachable):
         api.results(moved)
+
+
+# --- damaged files: one line saying what to do, never a traceback, never an emptier report ---------------
+
+@pytest.mark.parametrize("damage", ["truncated", "not json", "no cells"])
+def test_a_damaged_manifest_is_one_line_on_every_command_that_reads_it(damage, bench_cli, finished_run, tmp_path):
+    from bench import api
+    from bench.store import DamagedRun
+
+    root = _copy_root(finished_run, tmp_path)
+    run = next((root / "runs").iterdir())
+    manifest = run / "manifest.json"
+    text = manifest.read_text()
+    manifest.write_text({"truncated": text[:len(text) // 2], "not json": "\x00\x01", "no cells": "{}"}[damage])
+    page = (run / "report.html").read_bytes()
+    for args in (["report", run], ["compare", run, run], ["export", run, "--archive", tmp_path / "a.tar.gz"]):
+        result = bench_cli(*args)
+        assert result.code == 2 and result.stderr.count("\n") == 1, (args, result.stderr)
+        assert "is damaged" in result.stderr and "bench rm" in result.stderr
+    assert (run / "report.html").read_bytes() == page and not (tmp_path / "a.tar.gz").exists()
+    listed = bench_cli("ls", "--out", root)
+    assert listed.code == 0 and run.name in listed.stdout and "damaged" in listed.stdout
+    gc = bench_cli("gc", "--out", root)
+    assert gc.code == 2 and "is damaged" in gc.stderr and (root / "cells").exists()
+    with pytest.raises(DamagedRun):
+        api.results(run)
+    assert bench_cli("rm", run.name, "--out", root).code == 0 and not run.exists()
+
+
+def test_a_damaged_cell_file_says_to_rerun_the_sweep(bench_cli, finished_run, tmp_path):
+    root = _copy_root(finished_run, tmp_path)
+    run = next((root / "runs").iterdir())
+    cell = next((root / "cells").glob("*/*.json"))
+    cell.write_bytes(cell.read_bytes()[:100])
+    result = bench_cli("report", run)
+    warning, error = result.stderr.splitlines()  # the cell set aside, then what to do
+    assert result.code == 2 and warning.startswith("warning: corrupt cell file") and "Traceback" not in result.stderr
+    assert "damaged and set aside" in error and "re-run `bench run" in error
+
+
+def test_an_unmakeable_out_or_archive_path_is_one_line(bench_cli, finished_run, tmp_path):
+    run = next((_copy_root(finished_run, tmp_path) / "runs").iterdir())
+    for args in (["run", "--task", "adding", "--lengths", "10", "--models", "rnn", "--out", "/proc/bench/x"],
+                 ["export", run, "--archive", "/proc/bench.tar.gz"], ["compare", run, run, "--html", "/proc/c.html"]):
+        result = bench_cli(*args)
+        assert result.code == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, args
+
+
+def test_a_rerun_keeps_the_time_a_run_was_created_and_gc_leaves_nothing_behind(bench_cli, finished_run, tmp_path):
+    root = _copy_root(finished_run, tmp_path)
+    run = next((root / "runs").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    argv = manifest["argv"][1:]
+    assert bench_cli(*argv[:argv.index("--out")], "--out", root, *argv[argv.index("--out") + 2:]).code == 0
+    again = json.loads((run / "manifest.json").read_text())
+    assert again["created"] == manifest["created"] and again["updated"] >= manifest["updated"]
+    assert bench_cli("rm", run.name, "--out", root).code == 0
+    _age_cells(root)
+    assert bench_cli("gc", "--out", root).code == 0
+    assert list((root / "cells").rglob("*")) == []  # no cell, no claim file, no empty folder

@@ -44,6 +44,10 @@ class OneLineErrors(click.Group):
         except PluginError as error:  # a broken installed entry point, met while listing names
             click.echo(f"bench: error: {one_line(str(error))}", err=True)
             sys.exit(2)
+        except OSError as error:  # a file that cannot be read or written, at any stage: one line, not a traceback
+            where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+            click.echo(f"bench: error: {one_line(error.strerror or str(error))}{where}", err=True)
+            sys.exit(1)
         except (click.Abort, KeyboardInterrupt):
             click.echo("bench: interrupted; finished cells are kept, re-run the command to resume", err=True)
             sys.exit(130)

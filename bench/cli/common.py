@@ -17,8 +17,11 @@ from bench.registry import PluginError
 
 
 def writable_file(path: Path | None, hint: str) -> Path | None:
+    from bench.plan import can_create_in
+
     folder = path and path.absolute().parent
-    if path is not None and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)):
+    if path is not None and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)
+                             or not can_create_in(folder)):
         raise click.BadParameter(f"{path} cannot be written (no folder {folder} with write permission)",
                                  param_hint=hint)
     return path
@@ -34,13 +37,13 @@ def writable_file_option(*names: str, **settings: Any) -> Any:
 def reachable(*run_dirs: Path) -> Iterator[None]:
     """Run folders whose cells can be read: exit 2 with one line, nothing written, when one is not a run
     folder or its finished cells are out of reach (a folder copied out of its results root)."""
-    from bench.store import CellsUnreachable
+    from bench.store import CellsUnreachable, DamagedRun
 
     for run_dir in run_dirs:
         require_run(run_dir)
     try:
         yield
-    except CellsUnreachable as error:
+    except (CellsUnreachable, DamagedRun) as error:
         raise click.BadParameter(str(error), param_hint="RUN") from None
 
 

@@ -73,17 +73,22 @@ def gc_command(out: str, dry_run: bool) -> None:
     from bench.runs import busy_cell, collect_garbage, unreferenced_cells
     from bench.store import Store
 
+    from bench.store import DamagedRun
+
     store = Store(existing_root(out))
-    if dry_run:
-        for path in unreferenced_cells(store):
-            click.echo(path.stem)
-        return
-    with no_run_in_progress(store) as idle:
-        if not idle or (key := busy_cell(store)) is not None:
-            what = "a run is in progress" if not idle else f"a run is computing cell {key}"
-            raise click.BadParameter(f"{what} in {store.root}; run gc when it is done", param_hint="'--out'")
-        deleted = collect_garbage(store)
-    click.echo(f"deleted {len(deleted)} unreferenced cell(s) from {store.root / 'cells'}")
+    try:
+        if dry_run:
+            for path in unreferenced_cells(store):
+                click.echo(path.stem)
+            return
+        with no_run_in_progress(store) as idle:
+            if not idle or (key := busy_cell(store)) is not None:
+                what = "a run is in progress" if not idle else f"a run is computing cell {key}"
+                raise click.BadParameter(f"{what} in {store.root}; run gc when it is done", param_hint="'--out'")
+            deleted = collect_garbage(store)
+    except DamagedRun as error:  # which cells it references is unknown: deleting any could lose its work
+        raise click.BadParameter(f"{error}; gc deletes nothing until then", param_hint="'--out'") from None
+    click.echo(f"deleted {len(deleted)} unreferenced cell(s) and orphan checkpoint(s) from {store.root / 'cells'}")
 
 
 
