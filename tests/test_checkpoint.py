@@ -64,10 +64,10 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kills, every, crash_at_write, resumed_at", [
-    ((1,), 1e9, None, 0),              # before its first checkpoint: the cell starts over
-    ((37,), 1e-9, None, 36),           # between checkpoints (one after every step)
-    ((25, 40, 70), 1e-9, None, 132),   # three times: steps 25, 24 + 40, 63 + 70 (the last after the solve)
-    ((90,), 1e-9, "40", 39),           # during a checkpoint write: the 40th atomic write dies half-written
+    pytest.param((1,), 1e9, None, 0, marks=pytest.mark.slow),  # before its first checkpoint: the cell starts over
+    ((37,), 1e-9, None, 36),  # between checkpoints (one after every step)
+    pytest.param((25, 40, 70), 1e-9, None, 132, marks=pytest.mark.slow),  # three times (the last after the solve)
+    pytest.param((90,), 1e-9, "40", 39, marks=pytest.mark.slow),  # during a checkpoint write, half-written
 ])
 def test_a_killed_cell_resumes_and_ends_bit_identical(kills, every, crash_at_write, resumed_at, uninterrupted,
                                                       tmp_path):

@@ -167,6 +167,7 @@ def test_bad_config_file_is_exit_2_naming_the_problem(bench_cli, tmp_path, text,
     assert bench_cli("run", "--config", tmp_path / "missing.toml").code == 2
 
 
+@pytest.mark.slow
 def test_ray_executor_from_the_command_line(bench_cli, tmp_path):
     require_ray()
     result = bench_cli("run", "--task", "adding", "--lengths", "4,5", "--models", "rnn", "--executor", "ray",

@@ -15,6 +15,8 @@ from bench.store import Store
 from bench.sweep import ModelConfig, Sweep, TrainConfig
 from conftest import files_under, require_ray
 
+pytestmark = pytest.mark.slow  # a three-node Ray cluster
+
 LOOPBACK = "127.0.0.1"
 # six cells of a few seconds each: long enough that a node can be removed while one runs on it
 SWEEP = Sweep(("delayed-recall",), (5, 6), ("rnn", "gru", "lstm"), (0,), ModelConfig(hidden=16),

@@ -21,7 +21,7 @@ def _ray_executor():
     return RayExecutor()
 
 
-@pytest.fixture(scope="module", params=["local", "ray"])
+@pytest.fixture(scope="module", params=["local", pytest.param("ray", marks=pytest.mark.slow)])
 def executor(request):
     if request.param == "local":
         yield LocalExecutor(jobs=2)
@@ -98,7 +98,7 @@ tasks.register(dataclasses.replace(tasks.get("delayed-recall"), name="recall-fro
 '''
 
 
-@pytest.mark.parametrize("kind", ["local", "ray"])
+@pytest.mark.parametrize("kind", ["local", pytest.param("ray", marks=pytest.mark.slow)])
 def test_workers_load_the_drivers_plugins_even_where_the_file_is_gone(kind, tmp_path):
     """A Ray node (or a worker) without the plug-in file gets its source from the driver."""
     from bench.plugins import load_plugin

@@ -81,6 +81,7 @@ class Reader(threading.Thread):
             time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_sigkill_at_20_moments_then_resume_equals_an_uninterrupted_run(tmp_path):
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     lengths = "5,6,7,8,9,10"
@@ -131,6 +132,7 @@ def _computed(stdout: str) -> int:
     return int(re.search(r"\((\d+) computed", stdout).group(1))
 
 
+@pytest.mark.slow
 def test_two_runs_on_one_results_folder_compute_each_shared_cell_once(tmp_path):
     runs = [subprocess.Popen(_command(tmp_path, lengths, name), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True) for lengths, name in (("5,6,7,8", "a"), ("6,7,8,9", "b"))]
@@ -144,6 +146,7 @@ def test_two_runs_on_one_results_folder_compute_each_shared_cell_once(tmp_path):
         assert (tmp_path / "runs" / name / "report.html").read_text().count("<td class='' style=") == 4
 
 
+@pytest.mark.slow
 def test_report_taken_while_a_run_writes_is_a_consistent_snapshot(tmp_path):
     run = subprocess.Popen(_command(tmp_path, "5,6,7,8,9,10", "live"), stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)

@@ -134,8 +134,8 @@ def test_diagnostics_change_no_training_number():
     assert with_them["key"] != without["key"]  # a cell without diagnostics is not one that has them
     assert without["gradient_flow"] is None and without["flow_decay"] is None
     assert len(with_them["gradient_flow"]) == ADDING.seq_len(20) and with_them["flow_decay"] < 0
-    ignored = {"key", "seconds", "steps_per_second", "provenance", "curve", *[k for k in with_them if "flow" in k or "norm" in k],
-               "clipped_fraction"}
+    ignored = {"key", "diagnostics", "seconds", "steps_per_second", "provenance", "curve",
+               *[k for k in with_them if "flow" in k or "norm" in k], "clipped_fraction"}
     same = {k: v for k, v in with_them.items() if k not in ignored}
     assert same == {k: v for k, v in without.items() if k not in ignored}
     assert [{**p, "seconds": 0} for p in with_them["curve"]] == [{**p, "seconds": 0} for p in without["curve"]]

@@ -135,6 +135,7 @@ def _open_probed(browser, tmp_path, page_text):
     return probe, console
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report_page, tmp_path):
     browser = _chromium()
     probe, console = _open_probed(browser, tmp_path, report_page.read_text())
@@ -150,6 +151,7 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path):
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
 
 
+@pytest.mark.slow
 def test_the_browser_check_catches_a_broken_page(report_page, tmp_path):
     browser = _chromium()
     broken = report_page.read_text().replace("base64,", "base64,AAAA", 1).replace(

@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,6 +84,7 @@ def _write(path, text):
     return path
 
 
+@pytest.mark.slow
 def test_plugin_file_adds_a_task_and_a_model_to_a_real_sweep(tmp_path):
     plugin = _write(tmp_path / "elsewhere" / "my_plugin.py", PLUGGED)
     done = bench("run", "--plugin", plugin, "--task", "first-of-four", "--models", "running-sum,gru",
@@ -107,6 +110,7 @@ def test_plugin_file_adds_a_task_and_a_model_to_a_real_sweep(tmp_path):
     assert "first-of-four" in (copied / "runs" / run_dir.name / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_installed_package_adds_task_and_model_through_entry_points(tmp_path):
     site = tmp_path / "site"
     _write(site / "bench_extra" / "__init__.py", PLUGGED)

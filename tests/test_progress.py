@@ -3,6 +3,8 @@ import pty
 import subprocess
 import sys
 
+import pytest
+
 from bench.progress import finished_line
 
 RUN = [sys.executable, "-m", "bench", "run", "--task", "delayed-recall", "--lengths", "5", "--models", "rnn,gru",
@@ -28,6 +30,7 @@ def _run_on_terminal(args, cwd):
     return process.returncode, b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_terminal_gets_a_progress_bar_with_eta_and_a_row_per_running_cell(tmp_path):
     code, output = _run_on_terminal([*RUN, "--jobs", "2", "--steps", "400", "--out", str(tmp_path)], tmp_path)
     assert code == 0, output
@@ -37,6 +40,7 @@ def test_terminal_gets_a_progress_bar_with_eta_and_a_row_per_running_cell(tmp_pa
     assert any("rnn" in row for row in rows) and any("gru" in row for row in rows)
 
 
+@pytest.mark.slow
 def test_pipe_or_no_progress_gets_plain_lines_only(tmp_path):
     for extra in ([], ["--no-progress"]):
         result = subprocess.run([*RUN, "--jobs", "1", "--out", str(tmp_path / str(len(extra))), *extra],

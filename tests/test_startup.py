@@ -51,6 +51,7 @@ def test_show_generates_with_numba_but_imports_no_torch():
     assert loaded == ["numba"]
 
 
+@pytest.mark.slow
 def test_a_run_does_import_torch_the_probe_is_not_vacuous(tmp_path):
     code, loaded = loaded_by("run", "--task", "adding", "--lengths", "10", "--models", "rnn", "--steps", "1",
                              "--eval-size", "8", "--jobs", "1", "--out", str(tmp_path), "--no-progress")
@@ -58,6 +59,7 @@ def test_a_run_does_import_torch_the_probe_is_not_vacuous(tmp_path):
     assert "torch" in loaded and "numba" in loaded
 
 
+@pytest.mark.slow
 def test_a_tasks_py_in_the_working_directory_changes_nothing(tmp_path):
     """The task package is imported as `longdep_tasks`, so a user's own tasks.py beside their notebook or
     script is neither run by bench nor replaced by ours."""
