@@ -86,6 +86,7 @@ def test_compare_marks_cells_after_holm_and_says_so():
     assert table.set_index("length").loc[10, "marker"] == "better"
     assert (table.set_index("length").drop(10)["marker"] == "not significant").all()
     assert "Holm's correction over the 20 comparable cell(s)" in correction_note(table)
+    assert str(table["seeds_b"].dtype) == "Int64"  # counts, not floats, in compare --json
 
 
 def test_a_span_of_one_says_that_bridged_means_beats_chance():

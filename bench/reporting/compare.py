@@ -83,7 +83,10 @@ def compare_runs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     joined["marker"] = [marker(row, flag) for (_, row), flag in zip(joined.iterrows(), significant)]
     columns = ["seeds_a", "accuracy_a", "statuses_a", "seeds_b", "accuracy_b", "statuses_b", "difference", "p_value",
                "marker"]
-    return joined[columns].reset_index()
+    table = joined[columns].reset_index()
+    for side in ("seeds_a", "seeds_b"):  # a count, missing where the cell is only in one run
+        table[side] = table[side].astype("Int64")
+    return table
 
 
 def marker(row: pd.Series, significant: bool = False) -> str:
