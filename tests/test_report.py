@@ -138,3 +138,18 @@ def test_learning_curves_show_a_single_evaluation_and_mse_for_regression(monkeyp
     assert {"0.01", "0.1"} <= set(labels) and not any("e-" in label or "10^" in label for label in labels)
     dots = [line for line in copy_axis.get_lines() if line.get_marker() == "o"]
     assert copy_axis.get_yscale() == "linear" and [float(y) for line in dots for y in line.get_ydata()] == [0.3]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_terminal_grid_fits_the_terminal_and_wide_shows_everything(width):
+    from bench.cli.reports import summary_table
+
+    many = [_cell(model, length, seed, "solved" if seed else "unsolved", 0.5 + seed / 10,
+                  steps_to_solve=100 * length if seed else None, task=task)
+            for task in ("adding", "copy") for model in ("lstm-1997:input_bias=-3/-6", "gru", "rnn")
+            for length in (10, 20, 40, 80, 160, 320, 640) for seed in range(3)]
+    text = summary_table(many, width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "L=640" in text and "lstm-1997:input_bias=-3/-6" in text and "--wide" in text
+    wide = summary_table(many, width=width, wide=True)
+    assert "P(solve)" in wide and max(len(line) for line in wide.splitlines()) > width

@@ -186,6 +186,9 @@ training_options = _options(
     click.option("--name", default=None, help="Run folder name (default: tasks + a hash of the sweep)."),
     click.option("--progress/--no-progress", default=True, show_default=True,
                  help="Progress bars (only on a terminal)."),
+    click.option("--wide", is_flag=True,
+                 help="Print the end-of-run grid with every cell's whole text, however wide (by default it fits "
+                      "the terminal: cells abbreviated, lengths split over blocks)."),
 )
 
 # hyperparameter axes: `run` only (`bench horizon` searches lengths for one setting per model)

@@ -28,31 +28,77 @@ def summary_json(summary: Any) -> str:
                        "horizons": headline(frame) if len(frame) else []}, indent=1)
 
 
-def summary_table(records: list[dict[str, Any]]) -> str:
-    """The end-of-run grid per task (model x length), as plain text."""
-    from bench.horizon import headline
-    from bench.reporting.grid import ONE_SEED_NOTE, grid_texts, one_seed, select_settings, shown_number, summarize
-    from bench.showing import length_meaning
+def summary_table(records: list[dict[str, Any]], width: int | None = None, wide: bool = False) -> str:
+    """The end-of-run grid per task (model x length), as plain text within `width` columns (the terminal's
+    by default): cells abbreviated, lengths split over blocks, long lines wrapped; `wide` prints every
+    cell's whole text on one line per model, whatever the width."""
+    import shutil
+    import textwrap
+
     from bench.analysis import results_frame
+    from bench.horizon import headline
+    from bench.reporting.grid import ONE_SEED_NOTE, one_seed, select_settings, shown_number, summarize
+    from bench.showing import length_meaning
 
     if not records:
         return ""
+    width = width or shutil.get_terminal_size((120, 24)).columns
     frame = results_frame(records)
     summary = select_settings(summarize(frame))
-    lines = ["horizons (largest L at least half of the seeds solved, with its 95% interval):",
-             *[f"  {text}" for text in headline(frame)]]
+    wrap = (lambda text, indent="": [text]) if wide else (
+        lambda text, indent="": textwrap.wrap(text, width, subsequent_indent=indent + "    ") or [""])
+    lines = wrap("horizons (largest L at least half of the seeds solved, with its 95% interval):")
+    for text in headline(frame):
+        lines += wrap(f"  {text}", "  ")
     for task, rows in summary.groupby("task"):
-        grid = grid_texts(rows)
         first = rows.iloc[0]
         one = f"; {ONE_SEED_NOTE[:-1]}" if one_seed(rows) else ""
-        lines.append(f"{task} (L = {length_meaning(task, first.get('length_meaning'))}; test accuracy, chance {shown_number(first['chance_accuracy'], '.3f')}, "
-                     f"short memory {shown_number(first['short_memory_accuracy'], '.3f')}{one}):")
-        width = max(len(str(v)) for v in grid.values.ravel()) + 2
-        names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
-        lines.append("  " + "model".ljust(names) + "".join(str(column).ljust(width) for column in grid.columns))
-        for model, values in grid.iterrows():
-            lines.append("  " + model.ljust(names) + "".join(str(v).ljust(width) for v in values))
+        lines += wrap(f"{task} (L = {length_meaning(task, first.get('length_meaning'))}; test accuracy, chance "
+                      f"{shown_number(first['chance_accuracy'], '.3f')}, short memory "
+                      f"{shown_number(first['short_memory_accuracy'], '.3f')}{one}):")
+        lines += _grid_lines(rows, width, wide)
     return "\n".join(lines) + "\n"
+
+
+def _grid_lines(rows: Any, width: int, wide: bool) -> list[str]:
+    """The model x length grid: whole texts when they fit (or `wide`), else compact cells in blocks of
+    lengths that each fit `width`, with a legend."""
+    import textwrap
+
+    from bench.reporting.grid import COMPACT_NOTE, grid_texts
+
+    grid = grid_texts(rows)
+    if not wide and _table_width(grid) > width:
+        grid = grid_texts(rows, compact=True)
+        legend = f"({COMPACT_NOTE}; --wide for every cell's whole text)"
+        return _blocks(grid, width) + textwrap.wrap(legend, width, initial_indent="  ", subsequent_indent="   ")
+    return _blocks(grid, width if not wide else 10**9)
+
+
+def _table_width(grid: Any) -> int:
+    names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
+    return 2 + names + sum(max(len(str(v)) for v in [column, *grid[column]]) + 2 for column in grid.columns)
+
+
+def _blocks(grid: Any, width: int) -> list[str]:
+    """The grid's columns in consecutive blocks that each fit `width` (a cell too long alone is cut)."""
+    names = max(len(str(model)) for model in [*grid.index, "model"]) + 2
+    room = max(width - 2 - names, 8)
+    widths = {column: min(max(len(str(v)) for v in [column, *grid[column]]) + 2, room) for column in grid.columns}
+    blocks, current = [], []
+    for column in grid.columns:
+        if current and sum(widths[c] for c in current) + widths[column] > room:
+            blocks.append(current)
+            current = []
+        current.append(column)
+    blocks.append(current)
+    lines = []
+    for block in blocks:
+        cut = lambda text, column: str(text)[:widths[column] - 1].ljust(widths[column])  # noqa: E731
+        lines.append(("  " + "model".ljust(names) + "".join(cut(column, column) for column in block)).rstrip())
+        for model, values in grid.iterrows():
+            lines.append(("  " + str(model).ljust(names) + "".join(cut(values[c], c) for c in block)).rstrip())
+    return lines
 
 
 @click.command()

@@ -68,7 +68,7 @@ def run(ctx: click.Context, **options: Any) -> int:
                             checkpoint_every=the_plan.request.checkpoint_every)
     except StorageError as error:  # disk full or permissions, mid-run: a failure (exit 1), not bad input
         raise click.ClickException(str(error)) from None
-    click.echo(summary_table(summary.records), err=True, nl=False)
+    click.echo(summary_table(summary.records, wide=options["wide"]), err=True, nl=False)
     click.echo(f"{len(summary.records)} cells ({summary.computed} computed, {summary.reused} reused, "
                f"{summary.failed} failed) -> {summary.run_dir}", err=options["as_json"])
     if options["as_json"]:
@@ -167,7 +167,7 @@ def horizon(ctx: click.Context, **options: Any) -> int:
                                checkpoint_every=the_plan.request.checkpoint_every)
     except StorageError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(summary_table(result.records), err=True, nl=False)
+    click.echo(summary_table(result.records, wide=options["wide"]), err=True, nl=False)
     for model, probed in result.probed.items():
         click.echo(f"{model}: probed L={','.join(map(str, probed))}", err=True)
     click.echo(f"trained {result.trained} cells ({len(result.cells)} probed) where a grid over the "

@@ -119,6 +119,24 @@ def solve_parts(row: pd.Series) -> list[str]:
     return parts
 
 
+def compact_text(row: pd.Series) -> str:
+    """A grid cell in a few characters, for a terminal: `✓1.000 3/3`, `0.752 2/3 br`, `0.121 0/3 ≈c` (≈c at
+    chance, br bridged, pm partial memory, ✗ diverged or failed); `--wide` shows the whole text."""
+    statuses = row["statuses"].split(",")
+    if all(s in ("failed", "diverged") for s in statuses):
+        return "✗ " + "/".join(statuses)
+    mark = "✓" if row["solved"] == row["seeds"] and not row.get("lost", 0) else ""
+    accuracy = "n/a" if pd.isna(row["accuracy"]) else f"{row['accuracy']:.3f}"
+    solved = f" {int(row['solved'])}/{row['seeds']}" if row["seeds"] > 1 else ""
+    shown = verdict_text(row)
+    verdict = "≈c" if row["at_chance"] else "br" if shown.startswith("bridged") else "pm" if shown else ""
+    broken = "✗" if any(s in ("failed", "diverged") for s in statuses) else ""
+    return " ".join(part for part in (f"{mark}{accuracy}{solved}", verdict if not mark else "", broken) if part)
+
+
+COMPACT_NOTE = "✓ all seeds solved; k/n seeds solved; ≈c at chance; br bridged; pm partial memory; ✗ diverged or failed"
+
+
 GRID_NOTE = ("Cells show test accuracy on the scored positions: the mean over seeds with each seed's range (up to 5 "
              "seeds) or its 95% t interval (n=1: no interval), the seeds solved with the exact 95% interval on the "
              "probability that a seed solves, and what the seeds show: ✓ solved, bridged, partial memory, ≈chance. "
@@ -180,10 +198,12 @@ def header_items(manifest: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def grid_texts(summary: pd.DataFrame) -> pd.DataFrame:
-    """One task's summary as a model x `L=length` grid of `cell_text`s (— where no cell ran)."""
-    grid = summary.assign(text=summary.apply(cell_text, axis=1, one_seed_noted=one_seed(summary))).pivot(
-        index="model", columns="length", values="text")
+def grid_texts(summary: pd.DataFrame, compact: bool = False) -> pd.DataFrame:
+    """One task's summary as a model x `L=length` grid of `cell_text`s (`compact_text`s with `compact`;
+    — where no cell ran)."""
+    texts = summary.apply(compact_text, axis=1) if compact else summary.apply(
+        cell_text, axis=1, one_seed_noted=one_seed(summary))
+    grid = summary.assign(text=texts).pivot(index="model", columns="length", values="text")
     spans = summary.drop_duplicates("length").set_index("length")["min_span"]
     grid.columns = [length_header(length, spans.get(length)) for length in grid.columns]
     return grid.fillna("—")
