@@ -123,8 +123,9 @@ def test_rm_removes_the_run_and_gc_exactly_its_unshared_cells(bench_cli, finishe
     assert bench_cli("gc", "--out", str(root), "--dry-run").stdout.split() == []  # everything referenced
     assert bench_cli("rm", "base", "--out", str(root)).code == 0
     assert not (root / "runs" / "base").exists() and {p.stem for p in (root / "cells").glob("*/*.json")} == keys
-    listed = bench_cli("gc", "--out", str(root), "--dry-run").stdout.split()
-    assert set(listed) == keys - gru and len(listed) == 1
+    listed = bench_cli("gc", "--out", str(root), "--dry-run").stdout.splitlines()
+    assert {line.split()[0] for line in listed} == keys - gru and len(listed) == 1
+    assert " L=" in listed[0] and "seed=" in listed[0]  # which cell it is, not a bare key
     assert bench_cli("gc", "--out", str(root)).code == 0
     assert {path.stem for path in (root / "cells").glob("*/*.json")} == gru
     assert bench_cli("report", str(root / "runs" / "gru-only")).code == 0

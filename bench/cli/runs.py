@@ -77,9 +77,11 @@ def gc_command(out: str, dry_run: bool) -> None:
 
     store = Store(existing_root(out))
     try:
-        if dry_run:
+        if dry_run:  # what would go: each cell's key and what it is
             for path in unreferenced_cells(store):
-                click.echo(path.stem)
+                record = store.load_cell(path.stem) or {}
+                what = f"{record.get('task', '?')} L={record.get('length', '?')} {record.get('model', '?')} seed={record.get('seed', '?')}"
+                click.echo(f"{path.stem}  {what}")
             return
         with no_run_in_progress(store) as idle:
             if not idle or (key := busy_cell(store)) is not None:
