@@ -43,8 +43,9 @@ def test_terminal_gets_a_progress_bar_with_eta_and_a_row_per_running_cell(tmp_pa
 @pytest.mark.slow
 def test_pipe_or_no_progress_gets_plain_lines_only(tmp_path):
     for extra in ([], ["--no-progress"]):
+        piped = {name: value for name, value in os.environ.items() if name != "COLUMNS"}  # a log, not a terminal
         result = subprocess.run([*RUN, "--jobs", "1", "--out", str(tmp_path / str(len(extra))), *extra],
-                                capture_output=True, text=True, cwd=tmp_path)
+                                capture_output=True, text=True, cwd=tmp_path, env=piped)
         assert result.returncode == 0 and "\x1b[" not in result.stderr + result.stdout
         lines = [line for line in result.stderr.splitlines() if line.startswith("delayed-recall L=")]
         assert [line.split(":")[0] for line in lines] == ["delayed-recall L=5 rnn seed=0", "delayed-recall L=5 gru seed=0"]

@@ -188,7 +188,8 @@ training_options = _options(
                  help="Progress bars (only on a terminal)."),
     click.option("--wide", is_flag=True,
                  help="Print the end-of-run grid with every cell's whole text, however wide (by default it fits "
-                      "the terminal: cells abbreviated, lengths split over blocks)."),
+                      "the terminal, or COLUMNS: cells abbreviated, lengths split over blocks; a pipe or a log "
+                      "gets whole lines)."),
 )
 
 # hyperparameter axes: `run` only (`bench horizon` searches lengths for one setting per model)

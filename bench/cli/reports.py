@@ -29,10 +29,12 @@ def summary_json(summary: Any) -> str:
 
 
 def summary_table(records: list[dict[str, Any]], width: int | None = None, wide: bool = False) -> str:
-    """The end-of-run grid per task (model x length), as plain text within `width` columns (the terminal's
-    by default): cells abbreviated, lengths split over blocks, long lines wrapped; `wide` prints every
-    cell's whole text on one line per model, whatever the width."""
+    """The end-of-run grid per task (model x length), as plain text within `width` columns (by default the
+    terminal's, or COLUMNS; output to a pipe or a log keeps whole lines): cells abbreviated, lengths split
+    over blocks, long lines wrapped; `wide` prints every cell's whole text on one line per model."""
+    import os
     import shutil
+    import sys
     import textwrap
 
     from bench.analysis import results_frame
@@ -42,6 +44,8 @@ def summary_table(records: list[dict[str, Any]], width: int | None = None, wide:
 
     if not records:
         return ""
+    if width is None and not (sys.stderr.isatty() or os.environ.get("COLUMNS")):
+        wide = True  # nobody's terminal to fit: a log keeps each grid row on one line
     width = width or shutil.get_terminal_size((120, 24)).columns
     frame = results_frame(records)
     summary = select_settings(summarize(frame))
