@@ -171,33 +171,30 @@ def canonical_tasks(names: Sequence[str]) -> tuple[str, ...]:
     """Each task string in its one spelling (defaults left out), without repeats, in the order given."""
     import longdep_tasks as tasks
 
-    if isinstance(names, str) or not names:
-        raise PlanError("give the tasks as a non-empty list of task strings", "--task")
-    canonical = []
-    for name in names:
-        try:
-            canonical.append(tasks.get(str(name).strip()).variant)
-        except tasks.UnknownNameError as error:
-            raise UnknownName(str(error), "--task") from None
-        except tasks.VariantError as error:
-            raise PlanError(str(error), "--task") from None
-    return tuple(dict.fromkeys(canonical))
+    return _canonical(names, lambda name: tasks.get(name).variant, "task", "--task")
 
 
 def canonical_models(names: Sequence[str]) -> tuple[str, ...]:
     """Each model string in its one spelling, without repeats, in the order given."""
     from bench import models
 
+    return _canonical(names, models.canonical, "model", "--models")
+
+
+def _canonical(names: Sequence[str], spell: Any, kind: str, option: str) -> tuple[str, ...]:
+    """`spell` applied to each name (bench.registry's errors become one line naming `option`)."""
+    from bench.registry import UnknownNameError, VariantError
+
     if isinstance(names, str) or not names:
-        raise PlanError("give the models as a non-empty list of model strings", "--models")
+        raise PlanError(f"give the {kind}s as a non-empty list of {kind} strings", option)
     canonical = []
     for name in names:
         try:
-            canonical.append(models.canonical(str(name).strip()))
-        except models.UnknownNameError as error:
-            raise UnknownName(str(error), "--models") from None
-        except models.VariantError as error:
-            raise PlanError(str(error), "--models") from None
+            canonical.append(spell(str(name).strip()))
+        except UnknownNameError as error:
+            raise UnknownName(str(error), option) from None
+        except VariantError as error:
+            raise PlanError(str(error), option) from None
     return tuple(dict.fromkeys(canonical))
 
 
