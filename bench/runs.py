@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class RunInfo:
     stored: int  # cells of the run that are stored (any status, failed included)
     total: int
     status: str  # complete | incomplete (interrupted, or still running) | damaged (its manifest cannot be read)
+    settings: list[str] = field(default_factory=list)  # what sets it apart: `lr 0.003`, `seeds 3`, ...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,7 +61,39 @@ def _info(store: Store, name: str, manifest: dict[str, Any]) -> RunInfo:
     stored = sum(store.cell_path(key).is_file() for key in keys)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(manifest.get("created", 0)))
     return RunInfo(name, created, list(sweep.get("tasks", [])), list(sweep.get("models", [])),
-                   list(sweep.get("lengths", [])), stored, len(keys), "complete" if stored == len(keys) else "incomplete")
+                   list(sweep.get("lengths", [])), stored, len(keys), "complete" if stored == len(keys) else "incomplete",
+                   distinguishing_settings(sweep))
+
+
+SWEPT = {"hiddens": "hidden", "lrs": "lr", "batch_sizes": "batch_size"}  # a swept setting, by its sweep axis
+
+
+def distinguishing_settings(sweep: dict[str, Any]) -> list[str]:
+    """What sets a run's sweep apart from the defaults: each declared setting (bench/settings.py) away from
+    its default, the swept ones with all their values, the parameter target and the number of seeds."""
+    from bench import settings
+
+    swept = {SWEPT[axis]: values for axis, values in sweep.items() if axis in SWEPT and values}
+    texts = []
+    for setting in settings.ALL:
+        source = sweep.get("model_config" if setting.owner == "model" else "train", {})
+        if setting.name in swept:
+            texts.append(f"{setting.name} {','.join(map(_text, swept[setting.name]))}")
+        elif setting.name in source and source[setting.name] != _plain_default(setting):
+            texts.append(f"{setting.name} {_text(setting.as_column(source[setting.name]))}")
+    if sweep.get("params"):
+        texts.append(f"params {sweep['params']}")
+    if len(sweep.get("seeds", [0])) != 1:
+        texts.append(f"seeds {len(sweep['seeds'])}")
+    return texts
+
+
+def _plain_default(setting: Any) -> Any:
+    return list(setting.default) if setting.kind == "lengths" else setting.default  # as the manifest's JSON holds it
+
+
+def _text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def remove_run(store: Store, name: str) -> None:

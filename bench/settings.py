@@ -10,7 +10,8 @@ is derived from these declarations and nowhere written again:
 - the cell key (`TrainConfig.identity`: a setting added after cells were stored is left out at its default,
   so those cells keep their keys);
 - the settings columns of results.csv (`row_values`, and bench/schema.py's column dictionary);
-- the settings `bench compare` requires to agree before it compares two cells (`COMPARED`).
+- the settings `bench compare` requires to agree before it compares two cells (`COMPARED`), and the ones it
+  can contrast instead (`CONTRASTED`).
 
 This module imports neither torch nor click.
 """
@@ -37,6 +38,10 @@ class Setting:
     low_open: bool = False
     choices: tuple[str, ...] = ()
     numbers: bool = True  # can change a cell's metrics: compare refuses cells that differ in it
+    # a hyperparameter of the model or the optimiser: compare can contrast two values of it (cells paired on
+    # everything else); the budget, the stop rule and the evaluation are not, so cells differing there stay
+    # not comparable
+    contrast: bool = False
     later: bool = False  # added after cells were stored: left out of the key at its default
     owner: str = "train"  # train (TrainConfig) | model (ModelConfig)
     # the models it acts on (None: all); elsewhere it is not part of the key, and asking for it with none
@@ -61,19 +66,20 @@ def _compiles(model: str) -> bool:
 
 MODEL: tuple[Setting, ...] = (
     Setting("hidden", "--hidden", "int", 128, "Hidden units per layer (model width).", "hidden",
-            "the width of the model", 1, 65536, owner="model"),
+            "the width of the model", 1, 65536, owner="model", contrast=True),
     Setting("layers", "--layers", "int", 1, "Stacked layers.", "layers", "the number of stacked layers", 1, 64,
-            owner="model"),
+            owner="model", contrast=True),
 )
 
 TRAIN: tuple[Setting, ...] = (
     Setting("steps", "--steps", "int", 4000, "Optimizer steps budget per cell.", "steps_budget",
             "the most optimizer steps allowed", 1, 10**8),
     Setting("batch_size", "--batch-size", "int", 64, "Training sequences per optimizer step.", "batch_size",
-            "sequences per step", 1, 65536),
-    Setting("lr", "--lr", "float", 1e-3, "Adam learning rate.", "lr", "the learning rate", 0, 1e6, low_open=True),
+            "sequences per step", 1, 65536, contrast=True),
+    Setting("lr", "--lr", "float", 1e-3, "Adam learning rate.", "lr", "the learning rate", 0, 1e6, low_open=True,
+            contrast=True),
     Setting("clip", "--clip", "float", 1.0, "Gradient-norm clipping; 0 turns it off.", "clip",
-            "the gradient-norm clipping threshold (0: off)", 0, 1e9),
+            "the gradient-norm clipping threshold (0: off)", 0, 1e9, contrast=True),
     Setting("eval_every", "--eval-every", "int", 200,
             "Optimizer steps between validation points of the learning curve.", "eval_every",
             "steps between validation evaluations", 1, 10**8),
@@ -96,12 +102,13 @@ TRAIN: tuple[Setting, ...] = (
     Setting("amp", "--amp", "choice", "none",
             "Mixed precision: bf16 runs forward passes under autocast (losses, gradients and Adam stay float32). "
             "Part of the cell key: its numbers differ from float32 ones.", "amp",
-            "none (float32 throughout) or bf16 (forward passes under autocast)", choices=("none", "bf16"), later=True),
+            "none (float32 throughout) or bf16 (forward passes under autocast)", choices=("none", "bf16"), later=True,
+            contrast=True),
     Setting("compile", "--compile/--no-compile", "flag", False,
             "torch.compile the models it speeds up (`bench models` marks them); part of those cells' keys. The "
             "first steps of each cell pay the compilation.", "compile",
             "whether the model ran under torch.compile (only models that compile; false for the others)",
-            later=True, applies_to=_compiles),
+            later=True, applies_to=_compiles, contrast=True),
 )
 
 ALL: tuple[Setting, ...] = MODEL + TRAIN
@@ -129,6 +136,8 @@ def row_values(model: str, model_config: Any, train: Any) -> dict[str, Any]:
 
 # What bench compare requires to agree, besides the versions: every column of a setting that changes numbers.
 COMPARED: tuple[str, ...] = tuple(setting.column for setting in ALL if setting.column and setting.numbers)
+# ... and of those, the ones it can contrast (`bench compare A B` across runs that differ in them, `--across`)
+CONTRASTED: tuple[str, ...] = tuple(setting.column for setting in ALL if setting.column and setting.contrast)
 
 
 def column_defaults() -> dict[str, Any]:

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from bench.reporting.compare import Gate, compare_runs
@@ -148,3 +150,62 @@ def test_swept_settings_are_compared_setting_by_setting():
     table = compare_runs(a, b).set_index("setting")
     assert table.loc["lr 0.001", "marker"] == "not significant" and table.loc["lr 0.01", "marker"] == "worse"
     assert "gru (lr 0.01)" in format_table(table.reset_index())
+
+
+def _lr_run(lr, lstm, run, **extra):
+    """Cells of one lr: the GRU the same either way, the LSTM at `lstm`."""
+    return [_cell(model, length, seed, accuracy, run=run, lr=lr, key=f"{run}{lr}{model}{length}{seed}", **extra)
+            for model, accuracy in (("gru", 0.5), ("lstm", lstm)) for length in (50, 100) for seed in range(3)]
+
+
+def test_runs_that_differ_in_a_setting_are_compared_across_it(bench_cli, tmp_path):
+    from bench.reporting.compare import contrast_note
+
+    table = compare_runs(results_frame(_lr_run(1e-3, 0.08, "a")), results_frame(_lr_run(3e-3, 0.99, "b")))
+    markers = {(r.model, r.length): r.marker for r in table.itertuples()}
+    assert markers == {("gru", 50): "not significant", ("gru", 100): "not significant",
+                       ("lstm", 50): "better", ("lstm", 100): "better"}
+    assert contrast_note(table.attrs["contrasts"]).startswith("Across lr 0.001 → 0.003")
+    a, b = _run(tmp_path, "a", _lr_run(1e-3, 0.08, "a")), _run(tmp_path, "b", _lr_run(3e-3, 0.99, "b"))
+    shown = bench_cli("compare", a, b)
+    assert shown.code == 0 and "Across lr 0.001 → 0.003" in shown.stdout and "2 better" in shown.stdout
+    assert json.loads(bench_cli("compare", a, b, "--json").stdout)["across"] == {"lr": [0.001, 0.003]}
+
+
+def test_a_contrast_still_refuses_cells_that_differ_in_budget_or_evaluation():
+    table = compare_runs(results_frame(_lr_run(1e-3, 0.08, "a", eval_size=1000)),
+                         results_frame(_lr_run(3e-3, 0.99, "b", eval_size=200)))
+    assert set(table["marker"]) == {"not comparable (eval_size 1000 vs 200)"}
+    assert table.attrs["contrasts"][0].column == "lr"
+
+
+def test_one_run_is_contrasted_across_a_setting_or_a_model_variant(bench_cli, tmp_path):
+    cells = _lr_run(1e-3, 0.08, "a") + _lr_run(3e-3, 0.99, "a")
+    variants = [_cell(model, 50, seed, accuracy, key=f"v{model}{seed}")
+                for model, accuracy in (("lstm", 0.08), ("lstm:forget_bias=1", 0.97)) for seed in range(3)]
+    run = _run(tmp_path, "one", cells + variants)
+    within = bench_cli("compare", run, "--across", "lr")  # the run holds two lrs: A is the smaller
+    assert within.code == 0 and "Across lr 0.001 → 0.003" in within.stdout and "2 better" in within.stdout
+    named = json.loads(bench_cli("compare", run, "--across", "model=lstm,lstm:forget_bias=1", "--json").stdout)
+    [row] = [row for row in named["rows"] if row["marker"] != "only in A" and row["marker"] != "only in B"
+             and row["accuracy_b"] > 0.9]
+    assert row["model"] == "lstm → lstm:forget_bias=1" and row["marker"] == "better" and row["length"] == 50
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--across", "steps"], "cannot be contrasted"),
+    (["--across", "lr=0.001,0.01"], "no cells with lr 0.01"),
+    (["--across", "hidden"], "holds 1 value(s)"),
+    (["--across", "lr=0.001"], "name two values"),
+    (["--across", "model=lstm,lsmt"], "lsmt"),
+])
+def test_bad_across_is_one_line_exit_2(bench_cli, tmp_path, args, message):
+    run = _run(tmp_path, "one", _lr_run(1e-3, 0.08, "a") + _lr_run(3e-3, 0.99, "a"))
+    result = bench_cli("compare", run, *args)
+    assert result.code == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_compare_needs_two_runs_or_across(bench_cli, tmp_path):
+    run = _run(tmp_path, "one", _lr_run(1e-3, 0.08, "a"))
+    assert bench_cli("compare", run).code == 2
+    assert bench_cli("compare", run, run, "--across", "lr").code == 2

@@ -298,3 +298,18 @@ def test_a_rerun_keeps_the_time_a_run_was_created_and_gc_leaves_nothing_behind(b
     _age_cells(root)
     assert bench_cli("gc", "--out", root).code == 0
     assert list((root / "cells").rglob("*")) == []  # no cell, no claim file, no empty folder
+
+
+def test_ls_says_what_sets_each_run_apart(bench_cli, finished_run, tmp_path):
+    root = _copy_root(finished_run, tmp_path)
+    other = ["--task", "adding", "--lengths", "10", "--models", "rnn", *TINY_RUN, "--steps", "3", "--eval-every", "2",
+             "--out", str(root)]
+    assert bench_cli("run", *other, "--lrs", "1e-3,3e-3", "--n-seeds", "2", "--name", "swept").code == 0
+    assert bench_cli("run", *other, "--lr", "0.003", "--name", "faster").code == 0
+    runs = {run["name"]: run["settings"] for run in json.loads(bench_cli("ls", "--out", root, "--json").stdout)}
+    assert runs["base"] == ["hidden 16", "steps 4", "batch_size 16", "eval_every 2", "eval_size 64"]
+    assert runs["faster"] == ["hidden 16", "steps 3", "batch_size 16", "lr 0.003", "eval_every 2", "eval_size 64"]
+    assert runs["swept"] == ["hidden 16", "steps 3", "batch_size 16", "lr 0.001,0.003", "eval_every 2", "eval_size 64",
+                             "seeds 2"]
+    text = bench_cli("ls", "--out", root).stdout.splitlines()
+    assert text[0].split()[-1] == "settings" and any(line.endswith("seeds 2") for line in text)

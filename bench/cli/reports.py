@@ -142,9 +142,48 @@ class GateParam(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
+class AcrossParam(click.ParamType):
+    """`lr`, `lr=0.001,0.003` or `model=lstm,lstm:forget_bias=1` -> (column, values or None)."""
+
+    name = "setting[=A,B]"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from bench.registry import split_variant_list
+        from bench.reporting.compare import ACROSS_COLUMNS
+
+        if isinstance(value, tuple):
+            return value
+        name, _, values = str(value).partition("=")
+        column = name.strip().replace("-", "_")
+        if column not in ACROSS_COLUMNS:
+            self.fail(f"{name!r} cannot be contrasted; choose from {', '.join(ACROSS_COLUMNS)}", param, ctx)
+        if not values:
+            return column, None
+        parts = split_variant_list(values) if column == "model" else [v.strip() for v in values.split(",")]
+        if len(parts) != 2 or not all(parts):
+            self.fail(f"{value!r}: name two values, A's then B's (e.g. {column}=X,Y)", param, ctx)
+        if column == "model":
+            parts = [_canonical_model(part, param, ctx, self) for part in parts]
+        return column, tuple(parts)
+
+
+def _canonical_model(text: str, param: Any, ctx: Any, kind: click.ParamType) -> str:
+    from bench import models
+    from bench.registry import VariantError
+
+    try:
+        return models.canonical(text)
+    except (LookupError, VariantError, TypeError, ValueError) as error:
+        kind.fail(str(error).strip("'\""), param, ctx)
+
+
 @click.command()
 @click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
+@click.option("--across", type=AcrossParam(), default=None,
+              help="Contrast one setting within RUN_A (no RUN_B): lr, hidden, batch_size, ... or model, with the two "
+                   "values to contrast (lr=0.001,0.003; model=lstm,lstm:forget_bias=1), or none when the run holds "
+                   "exactly two. Two runs are contrasted in whatever hyperparameters they differ as wholes.")
 @click.option("--only-changed", is_flag=True, help="Hide rows whose marker is 'not significant'.")
 @click.option("--fail-on", "gate", type=GateParam(), default=None,
               help="Exit 1 when a cell's accuracy dropped by more than this (e.g. accuracy:-0.05) "
@@ -153,32 +192,25 @@ class GateParam(click.ParamType):
                       help="Also write the two grids side by side with the difference grid to this HTML file.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the rows (both runs' numbers, difference, its standard error, marker) as one JSON object.")
-def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: Path | None, as_json: bool) -> int:
-    """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ..."""
-    from bench.reporting.compare import (comparable, compare_runs, correction_note, format_table, gate_failures,
-                                         load_records, marker_counts)
+def compare(run_a: Path, run_b: Path | None, across: Any, only_changed: bool, gate: Any, html_path: Path | None,
+            as_json: bool) -> int:
+    """Compare two runs cell by cell (grouped over seeds): better, worse, not significant, ...; or two values
+    of one setting within a run (--across)."""
+    from bench.reporting.compare import comparable, compare_runs, gate_failures
     from bench.reporting.publish import write_compare_html
     from bench.provenance import fingerprint_note
     from bench.analysis import results_frame
 
-    with reachable(run_a, run_b):
-        records_a, records_b = load_records(run_a), load_records(run_b)
+    records_a, records_b, names = _compared_records(run_a, run_b, across)
     frame_a, frame_b = results_frame(records_a), results_frame(records_b)
-    table = compare_runs(frame_a, frame_b)
+    contrasts = None
+    if across is not None:
+        frame_a, frame_b, contrasts = _split_or_exit(frame_a, *across)
+    table = compare_runs(frame_a, frame_b, contrasts)
     if html_path is not None:
-        write_compare_html(html_path, table, frame_a, frame_b, (run_a.name, run_b.name))
-    shown = table[table["marker"] != "not significant"] if only_changed else table
-    if as_json:
-        import json
-
-        click.echo(json.dumps({"a": str(run_a), "b": str(run_b), "rows": frame_records(shown),
-                               "markers": marker_counts(table), "correction": correction_note(table),
-                               "machines": fingerprint_note({"A": records_a, "B": records_b})}, indent=1))
-    else:
-        click.echo(correction_note(table))
-        click.echo(format_table(shown))
-        click.echo(marker_counts(table))
-        click.echo(fingerprint_note({"A": records_a, "B": records_b}))
+        write_compare_html(html_path, table, frame_a, frame_b, names)
+    machines = fingerprint_note({"A": records_a, "B": records_b})
+    _print_comparison(table, (run_a, run_b or run_a), only_changed, as_json, machines)
     if gate is not None and comparable(table).empty:
         click.echo(f"bench: --fail-on {gate.metric}:{gate.threshold:g} fails: no cell of A and B was comparable "
                    "(see the markers above)", err=True)
@@ -187,6 +219,48 @@ def compare(run_a: Path, run_b: Path, only_changed: bool, gate: Any, html_path: 
         click.echo(f"bench: {len(failures)} cell(s) broke --fail-on {gate.metric}:{gate.threshold:g}", err=True)
         return 1
     return 0
+
+
+def _compared_records(run_a: Path, run_b: Path | None, across: Any) -> tuple[list, list, tuple[str, str]]:
+    """Both runs' cells (for --across, the one run's, split later), and the two sides' names."""
+    from bench.reporting.compare import load_records
+
+    if (run_b is None) == (across is None):
+        raise click.UsageError("give two runs, or one run and --across SETTING (a contrast within it)")
+    with reachable(run_a, *([run_b] if run_b else [])):
+        records_a = load_records(run_a)
+        records_b = load_records(run_b) if run_b else records_a
+    if run_b is not None:
+        return records_a, records_b, (run_a.name, run_b.name)
+    return records_a, records_b, (f"{run_a.name} ({across[0]} A)", f"{run_a.name} ({across[0]} B)")
+
+
+def _split_or_exit(frame: Any, column: str, values: tuple[str, str] | None) -> tuple[Any, Any, tuple]:
+    from bench.reporting.compare import split_run
+
+    try:
+        frame_a, frame_b, contrast = split_run(frame, column, values)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--across'") from None
+    return frame_a, frame_b, (contrast,)
+
+
+def _print_comparison(table: Any, runs: tuple[Path, Path], only_changed: bool, as_json: bool, machines: str) -> None:
+    from bench.reporting.compare import contrast_note, correction_note, format_table, marker_counts
+
+    shown = table[table["marker"] != "not significant"] if only_changed else table
+    contrasts = table.attrs.get("contrasts", ())
+    if as_json:
+        import json
+
+        across = {c.column: [c.a, c.b] for c in contrasts}
+        click.echo(json.dumps({"a": str(runs[0]), "b": str(runs[1]), "across": across, "rows": frame_records(shown),
+                               "markers": marker_counts(table), "correction": correction_note(table),
+                               "machines": machines}, indent=1))
+        return
+    for line in (contrast_note(contrasts), correction_note(table), format_table(shown), marker_counts(table), machines):
+        if line:
+            click.echo(line)
 
 
 COMMANDS = (report, compare)

@@ -25,7 +25,8 @@ def existing_root(value: str) -> Path:
 @out_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run, as a list, on stdout.")
 def list_command(out: str, as_json: bool) -> None:
-    """List the runs of a results root: name, created, tasks, models, lengths, cells stored/total, status."""
+    """List the runs of a results root: name, created, tasks, models, lengths, cells stored/total, status, and
+    the settings that set each run apart (those away from their defaults, swept ones, seeds)."""
     from bench.runs import list_runs
     from bench.store import Store
 
@@ -37,11 +38,12 @@ def list_command(out: str, as_json: bool) -> None:
     if not runs:
         click.echo(f"no runs in {root / 'runs'}", err=True)
         return
-    header = f"{'name':32} {'created':20} {'tasks':24} {'models':18} {'lengths':18} {'cells':>9}  status"
-    click.echo(header)
-    for run in runs:
-        click.echo(f"{run.name:32} {run.created:20} {','.join(run.tasks):24} {','.join(run.models):18} "
-                   f"{','.join(map(str, run.lengths)):18} {f'{run.stored}/{run.total}':>9}  {run.status}")
+    rows = [(run.name, run.created, ",".join(run.tasks), ",".join(run.models), ",".join(map(str, run.lengths)),
+             f"{run.stored}/{run.total}", run.status, ", ".join(run.settings) or "defaults") for run in runs]
+    header = ("name", "created", "tasks", "models", "lengths", "cells", "status", "settings")
+    widths = [max(len(text) for text in column) for column in zip(header, *rows)]
+    for texts in (header, *rows):  # columns as wide as their entries; the settings last, unpadded
+        click.echo("  ".join(text.ljust(width) for text, width in zip(texts[:-1], widths)) + "  " + texts[-1])
 
 
 @click.command("rm")

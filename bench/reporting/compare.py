@@ -8,6 +8,12 @@ limit, mixed precision, compilation; and the device kind); otherwise the row
 names the setting and its two values. A difference counts only when it is significant after Holm's
 correction over every comparable cell of the comparison (family-wise error 5%), its standard error being
 the seed spread (with several seeds) and each test set's binomial error, combined.
+
+Runs that differ as wholes in a hyperparameter (each holds one value of `lr`, say, and the values differ) are
+compared *across* it: each row pairs the cells that differ only in that setting, and the header names the
+contrast ("across lr: 0.001 → 0.003"). One run can be split the same way (`--across lr=0.001,0.003`, or
+`--across model=lstm,lstm:forget_bias=1`). The budget, the stop rule, the evaluation and the versions are never
+contrasted: cells that differ there stay "not comparable".
 """
 
 from __future__ import annotations
@@ -49,6 +55,101 @@ class Gate:
         return cls(metric, threshold)
 
 
+@dataclass(frozen=True)
+class Contrast:
+    """B's value of one setting against A's: every row of the comparison pairs cells that differ in it."""
+
+    column: str  # a settings.CONTRASTED column, or "model"
+    a: Any
+    b: Any
+
+    @property
+    def text(self) -> str:
+        return f"{self.column} {_value_text(self.a)} → {_value_text(self.b)}"
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def contrasts_between(a: pd.DataFrame, b: pd.DataFrame) -> tuple[Contrast, ...]:
+    """The hyperparameters in which two runs differ as wholes: each run holds one value, and the values differ
+    (a setting either run swept stays a row label, as before)."""
+    found = []
+    for column in settings.CONTRASTED:
+        if column in a and column in b:
+            values_a, values_b = a[column].dropna().unique(), b[column].dropna().unique()
+            if len(values_a) == 1 and len(values_b) == 1 and values_a[0] != values_b[0]:
+                found.append(Contrast(column, _plain(values_a[0]), _plain(values_b[0])))
+    return tuple(found)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+ACROSS_COLUMNS = ("model", *settings.CONTRASTED)
+
+
+def split_run(frame: pd.DataFrame, column: str, values: tuple[str, str] | None) -> tuple[pd.DataFrame, pd.DataFrame, Contrast]:
+    """One run's cells at two values of `column` (A: the first, B: the second), for a contrast within a run.
+    Without `values` the run must hold exactly two. ValueError, saying what the run holds, otherwise."""
+    held = sorted(frame[column].dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
+    if values is None:
+        if len(held) != 2:
+            raise ValueError(f"--across {column}: the run holds {len(held)} value(s) of it "
+                             f"({', '.join(map(_value_text, held)) or 'none'}); name two, e.g. "
+                             f"--across {column}={','.join(map(_value_text, held[:2] or ['X', 'Y']))}")
+        chosen = held
+    else:
+        chosen = [_held_value(column, text, held) for text in values]
+        if chosen[0] == chosen[1]:
+            raise ValueError(f"--across {column}: name two different values")
+    sides = [frame[_matches(frame[column], value)] for value in chosen]
+    return sides[0], sides[1], Contrast(column, _plain(chosen[0]), _plain(chosen[1]))
+
+
+def _held_value(column: str, text: str, held: list[Any]) -> Any:
+    for value in held:
+        if _same(value, text):
+            return value
+    raise ValueError(f"--across {column}: the run has no cells with {column} {text} "
+                     f"(it holds {', '.join(map(_value_text, held))})")
+
+
+def _same(value: Any, text: str) -> bool:
+    if isinstance(value, str):
+        return value == text
+    try:
+        return math.isclose(float(value), float(text), rel_tol=1e-9)
+    except ValueError:
+        return False
+
+
+def _matches(series: pd.Series, value: Any) -> pd.Series:
+    return series.map(lambda v: v == value or (isinstance(v, float) and math.isclose(v, float(value))))
+
+
+def _contrasted(frame: pd.DataFrame, contrasts: tuple[Contrast, ...]) -> pd.DataFrame:
+    """`frame` with each contrasted column replaced by the contrast's text, so that the pairs line up (a
+    model contrast also hides the two models' versions: they are part of what is contrasted)."""
+    frame = frame.copy()
+    for contrast in contrasts:
+        frame[contrast.column] = contrast.text if contrast.column != "model" else \
+            f"{contrast.a} → {contrast.b}"
+        if contrast.column == "model":
+            frame["model_version"] = ""
+    return frame
+
+
+def contrast_note(contrasts: tuple[Contrast, ...]) -> str:
+    """The header line of a comparison across settings ("" for a like-for-like one)."""
+    if not contrasts:
+        return ""
+    return (f"Across {'; '.join(contrast.text for contrast in contrasts)}: each row pairs the cells that differ "
+            "only in this; 'better' means B's value did better.")
+
+
 def load_records(run_dir: Path) -> list[dict[str, Any]]:
     """The stored cells of one run folder (CellsUnreachable when its finished cells are out of reach)."""
     return run_records(run_dir)[1]
@@ -72,9 +173,13 @@ def _groups(frame: pd.DataFrame, axes: tuple[str, ...]) -> pd.DataFrame:
     return summary.join(settings)
 
 
-def compare_runs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, model, length) in either run: accuracy A, accuracy B, difference, marker."""
-    axes = tuple(dict.fromkeys(varying_settings(a) + varying_settings(b)))  # what either run swept
+def compare_runs(a: pd.DataFrame, b: pd.DataFrame, contrasts: tuple[Contrast, ...] | None = None) -> pd.DataFrame:
+    """One row per (task, model, length) in either run: accuracy A, accuracy B, difference, marker. The
+    runs are compared across `contrasts` (by default the hyperparameters in which they differ as wholes)."""
+    contrasts = contrasts_between(a, b) if contrasts is None else contrasts
+    a, b = _contrasted(a, contrasts), _contrasted(b, contrasts)
+    contrasted = {contrast.column for contrast in contrasts}
+    axes = tuple(c for c in dict.fromkeys(varying_settings(a) + varying_settings(b)) if c not in contrasted)
     joined = pd.merge(_groups(a, axes), _groups(b, axes), how="outer", left_index=True, right_index=True,
                       suffixes=("_a", "_b"))
     joined["difference"] = joined["accuracy_b"] - joined["accuracy_a"]
@@ -86,6 +191,7 @@ def compare_runs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     table = joined[columns].reset_index()
     for side in ("seeds_a", "seeds_b"):  # a count, missing where the cell is only in one run
         table[side] = table[side].astype("Int64")
+    table.attrs["contrasts"] = contrasts
     return table
 
 
@@ -155,14 +261,20 @@ def marker_counts(table: pd.DataFrame) -> str:
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """The comparison as aligned text lines for the terminal."""
-    header = f"{'task':18} {'model':11} {'L':>7} {'acc A':>7} {'acc B':>7} {'diff':>7}  marker"
-    lines = [header, "-" * len(header)]
-    for row in table.itertuples(index=False):
-        model = f"{row.model} ({row.setting})" if row.setting else row.model
-        lines.append(f"{row.task:18} {model:11} {row.length:>7} {_number(row.accuracy_a):>7} "
-                     f"{_number(row.accuracy_b):>7} {_number(row.difference, signed=True):>7}  {row.marker}")
-    return "\n".join(lines)
+    """The comparison as aligned text lines for the terminal (columns as wide as their longest entry)."""
+    rows = [(row.task, f"{row.model} ({row.setting})" if row.setting else row.model, str(row.length),
+             _number(row.accuracy_a), _number(row.accuracy_b), _number(row.difference, signed=True), row.marker)
+            for row in table.itertuples(index=False)]
+    header = ("task", "model", "L", "acc A", "acc B", "diff", "marker")
+    widths = [max(len(text) for text in column) for column in zip(header, *rows)]
+    right = (False, False, True, True, True, True, False)
+
+    def line(texts: tuple[str, ...]) -> str:
+        cells = [text.rjust(width) if flush else text.ljust(width) for text, width, flush in zip(texts, widths, right)]
+        return " ".join(cells[:-1]) + "  " + texts[-1]
+
+    first = line(header)
+    return "\n".join([first, "-" * len(first), *map(line, rows)])
 
 
 def _number(value: Any, signed: bool = False) -> str:

@@ -79,9 +79,10 @@ def _write_generalisation(run_dir: Path, records: list[dict[str, Any]]) -> None:
 def write_compare_html(path: Path, table: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame,
                        names: tuple[str, str]) -> None:
     """compare.html: the two runs' grids side by side and the difference grid."""
-    from bench.reporting.compare import correction_note, marker_counts
+    from bench.reporting.compare import contrast_note, correction_note, marker_counts
     from bench.reporting.grid import select_settings, summarize
 
+    across = contrast_note(table.attrs.get("contrasts", ()))
     page = render_compare(table, select_settings(summarize(a)), select_settings(summarize(b)), names,
-                          f"{marker_counts(table)}. {correction_note(table)}")
+                          f"{across + ' ' if across else ''}{marker_counts(table)}. {correction_note(table)}")
     atomic_write(path, page.encode())
