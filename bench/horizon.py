@@ -101,6 +101,9 @@ class Horizon:
     lengths: tuple[int, ...]
     failed: int = 0
     unsolved_below: tuple[int, ...] = ()  # shorter lengths not solved: the results are not monotone
+    # the same count under the looser rule, "bridged" (beat the short-memory baseline) or solved; None when
+    # the cells carry no verdicts
+    bridged: "Horizon | None" = None
 
     @property
     def interval(self) -> str:
@@ -116,22 +119,33 @@ class Horizon:
         if self.failed:
             notes.append(f"{self.failed} failed cell(s) left out")
         if self.length is None:
-            return f"{who}: {self.task} solved at none of L={span} ({', '.join(notes)})"
+            return f"{who}: {self.task} solved at none of L={span}{self._bridged_text()} ({', '.join(notes)})"
         if self.length == self.lengths[-1]:
             notes.append("every length tried was solved: the horizon may lie further")
         if self.unsolved_below:
             notes.append(f"not monotone: unsolved at L={','.join(map(str, self.unsolved_below))}")
         interval = f" {self.interval}" if self.seeds > 1 else ""
-        return f"{who}: {self.task} solved up to L={self.length}{interval} ({'; '.join(notes)})"
+        return f"{who}: {self.task} solved up to L={self.length}{interval}{self._bridged_text()} ({'; '.join(notes)})"
+
+    def _bridged_text(self) -> str:
+        """`, bridged up to L=100 [50, 100]` where the looser rule reaches further (else nothing)."""
+        looser = self.bridged
+        if looser is None or looser.length is None or (self.length is not None and looser.length <= self.length):
+            return ""
+        interval = f" {looser.interval}" if looser.seeds > 1 else ""
+        return f", bridged up to L={looser.length}{interval}"
 
 
 def _length_text(length: int | None) -> str:
     return "none" if length is None else str(length)
 
 
-def solved_matrix(cells: pd.DataFrame) -> tuple[list[int], np.ndarray, int]:
-    """(lengths, lengths x seeds array of 1 solved / 0 not / nan missing, failed cells left out)."""
+def solved_matrix(cells: pd.DataFrame, rule: str = "solved") -> tuple[list[int], np.ndarray, int]:
+    """(lengths, lengths x seeds array of 1 solved / 0 not / nan missing, failed cells left out); with
+    `rule="bridged"`, 1 where a cell bridged or solved."""
     usable = cells[cells["status"] != "failed"]
+    if rule == "bridged":
+        usable = usable.assign(solved=usable["solved"].fillna(False).astype(bool) | usable["bridged"].astype(bool))
     lengths = sorted(int(length) for length in cells["length"].unique())
     table = usable.pivot_table(index="length", columns="seed", values="solved", aggfunc="max")
     table = table.reindex(lengths).astype(float)
@@ -164,17 +178,19 @@ def solve_rate_interval(solved: np.ndarray) -> tuple[int, int]:
     return (lower[-1] if lower else -1), (upper[-1] if upper else -1)
 
 
-def horizon_of(cells: pd.DataFrame, task: str, model: str, setting: str) -> Horizon:
-    """The horizon of one (task, model, setting) from its cells (one per length and seed)."""
-    lengths, solved, failed = solved_matrix(cells)
+def horizon_of(cells: pd.DataFrame, task: str, model: str, setting: str, rule: str = "solved") -> Horizon:
+    """The horizon of one (task, model, setting) from its cells (one per length and seed), under the solve
+    rule; with the bridged one beside it where the cells carry verdicts."""
+    lengths, solved, failed = solved_matrix(cells, rule)
     index = int(horizon_index(solved))
     seeds = int(cells["seed"].nunique())
     at = (lambda i: None if i < 0 else lengths[i])
     low, high = solve_rate_interval(solved) if seeds > 1 else (index, index)
     shares = horizon_shares(solved)
     below = tuple(lengths[i] for i in range(max(index, 0)) if not shares[i] >= SOLVED_SHARE)
+    looser = horizon_of(cells, task, model, setting, "bridged") if rule == "solved" and "bridged" in cells else None
     return Horizon(task, model, setting, at(index), at(low), at(high), seeds, tuple(lengths), failed,
-                   below if index >= 0 else ())
+                   below if index >= 0 else (), looser)
 
 
 def horizons(frame: pd.DataFrame) -> list[Horizon]:
@@ -205,4 +221,6 @@ HORIZON_RULE = ("Horizon: the largest L at which at least half of the seeds solv
                 "task; bridging is not solving); in brackets its 95% interval from each length's exact "
                 "(Clopper-Pearson) interval on the solve probability: up to the longest L where a seed may solve "
                 "at least half the time, from the longest L where it surely does ('none' when no length is that "
-                "sure). Diverged seeds count as unsolved, failed cells are left out.")
+                "sure). Where the looser rule reaches further, 'bridged up to' counts the same way the cells that "
+                "bridged (beat the short-memory baseline) or solved. Diverged seeds count as unsolved, failed "
+                "cells are left out.")

@@ -51,7 +51,8 @@ def summary_table(records: list[dict[str, Any]], width: int | None = None, wide:
     summary = select_settings(summarize(frame))
     wrap = (lambda text, indent="": [text]) if wide else (
         lambda text, indent="": textwrap.wrap(text, width, subsequent_indent=indent + "    ") or [""])
-    lines = wrap("horizons (largest L at least half of the seeds solved, with its 95% interval):")
+    lines = wrap("horizons (largest L at least half of the seeds solved, with its 95% interval; 'bridged up to' "
+                 "where cells that beat short memory without meeting the solve rule reach further):")
     for text in headline(frame):
         lines += wrap(f"  {text}", "  ")
     for task, rows in summary.groupby("task"):
