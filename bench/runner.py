@@ -23,7 +23,7 @@ from bench import models, provenance
 from bench.checkpoint import DEFAULT_EVERY
 from bench.checkpoint import discard as discard_checkpoint
 from bench.claims import Claims, remove_temporaries, run_in_progress
-from bench.cost import CostModel, makespan, seconds_text, shape_key, workers_pay
+from bench.cost import CostModel, makespan, range_text, seconds_text, shape_key, workers_pay
 from bench.executors import Executor, InProcessExecutor, LocalExecutor, release
 from bench.plugins import loaded_plugins
 from bench.progress import Display
@@ -46,10 +46,32 @@ class RunSummary:
     records: list[dict[str, Any]]
     computed: int
     reused: int
+    timing: "Computed | None" = None
 
     @property
     def failed(self) -> int:
         return sum(record["status"] == "failed" for record in self.records)
+
+
+@dataclass
+class Computed:
+    """What `compute_cells` did: how many cells it trained, the wall time it estimated for them (every
+    cell's whole budget, at its concurrency) with the range's factor, and the wall time it took."""
+
+    count: int = 0
+    estimated: float = 0.0
+    band: float = 1.0
+    elapsed: float = 0.0
+    refitted: int = 0  # shapes whose fit a finished cell contradicted (timed again next time)
+
+    def text(self) -> str:
+        """`took 9 min; estimated at most 8-12 min (...)`, for the end of a run."""
+        if not self.count:
+            return ""
+        note = (f"; the fits of {self.refitted} model shape(s) disagreed with what their cells took and will be "
+                "timed again") if self.refitted else ""
+        return (f"took {seconds_text(self.elapsed)}; estimated at most {range_text(self.estimated, self.band)} "
+                f"(every cell's whole budget; cells that stop at a solve take less){note}")
 
 
 def estimate_cell_bytes(cell: Cell) -> int:
@@ -154,7 +176,7 @@ def run_sweep(sweep: Sweep, store: Store, name: str | None = None, executor: Exe
         finally:  # also on Ctrl-C: the run's tables describe what did finish
             release(executor)
             records = finish_run(store, run_dir, manifest, cells)
-    return RunSummary(run_dir, records, computed=computed, reused=len(cells) - computed)
+    return RunSummary(run_dir, records, computed=computed.count, reused=len(cells) - computed.count, timing=computed)
 
 
 def start_run(store: Store, run_dir: Path, manifest: dict[str, Any]) -> None:
@@ -169,27 +191,37 @@ def start_run(store: Store, run_dir: Path, manifest: dict[str, Any]) -> None:
 
 
 def compute_cells(cells: list[Cell], store: Store, executor: Executor, progress: bool = True,
-                  fresh: bool = False, retry_failed: bool = False, checkpoint_every: float = DEFAULT_EVERY) -> int:
+                  fresh: bool = False, retry_failed: bool = False, checkpoint_every: float = DEFAULT_EVERY) -> Computed:
     """Train the cells of `cells` that are not stored yet (all with `fresh`), storing each as it
-    finishes; returns how many this process trained. A running cell saves its state every
-    `checkpoint_every` seconds (0: never) beside its claim, and an interrupted one resumes from it."""
+    finishes; says how many this process trained, and its estimate against what it took. A running cell
+    saves its state every `checkpoint_every` seconds (0: never) beside its claim, and an interrupted one
+    resumes from it. Each finished cell checks the cost model's fit of its shape (CostModel.observe)."""
+    started = time.perf_counter()
     todo = [replace(cell, checkpoint_dir=str(store.root.absolute() / "cells"), checkpoint_every=checkpoint_every)
             for cell in cells_to_compute(cells, store, fresh, retry_failed)]
     costs = CostModel()
     estimates = estimate_todo(todo, costs)
     executor = _worth_starting(executor, todo, sum(estimates.values()), costs)
-    with Display(len(cells), len(cells) - len(todo), progress, estimates, getattr(executor, "jobs", 1)) as display, \
-            Claims(store) as claims:
-        computed = _compute(todo, store, executor, display, claims,
-                            lambda stored: fresh or _needs_computing(stored, retry_failed))
+    jobs = getattr(executor, "jobs", 1)
+    result = Computed(estimated=makespan((estimates[cell.key] for cell in todo), jobs), band=costs.band(todo))
+    by_key = {cell.key: cell for cell in todo}
+
+    def observed(record: dict[str, Any]) -> None:
+        if record["key"] in by_key and costs.observe(by_key[record["key"]], record):
+            result.refitted += 1
+
+    with Display(len(cells), len(cells) - len(todo), progress, estimates, jobs) as display, Claims(store) as claims:
+        result.count = _compute(todo, store, executor, display, claims,
+                                lambda stored: fresh or _needs_computing(stored, retry_failed), observed)
     if getattr(executor, "ready_seconds", None):
         costs.record_worker_start(executor.ready_seconds)
-    return computed
+    result.elapsed = time.perf_counter() - started
+    return result
 
 
 def estimate_todo(todo: list[Cell], costs: CostModel) -> dict[str, float]:
     """Estimated seconds per cell (timing the shapes this machine has not timed yet, which it says)."""
-    new = {shape_key(cell) for cell in todo} - set(costs.entries)
+    new = {shape_key(cell) for cell in todo if costs.cached(cell) is None}
     if new:
         print(f"bench: timing {len(new)} model shape(s) for the cost estimate (once per machine) ...",
               file=sys.stderr, flush=True)
@@ -228,7 +260,7 @@ def _needs_computing(stored: dict[str, Any] | None, retry_failed: bool) -> bool:
 
 
 def _compute(todo: list[Cell], store: Store, executor: Executor, display: Display, claims: Claims,
-             needed: Any) -> int:
+             needed: Any, observed: Any = None) -> int:
     """Train the cells of `todo` that this run can claim; wait for the ones another run holds, then
     reuse what it stored. Returns how many cells this run trained."""
     pending, computed = list(todo), 0
@@ -246,6 +278,8 @@ def _compute(todo: list[Cell], store: Store, executor: Executor, display: Displa
             discard_checkpoint(store.root / "cells", record["key"])  # the cell is stored: its state is done
             claims.release(record["key"])
             display.finished(record)
+            if observed is not None:
+                observed(record)
             computed += 1
     return computed
 
@@ -300,26 +334,29 @@ def new_manifest(sweep: Sweep, name: str, cells: list[Cell], argv: list[str]) ->
 
 
 def sweep_plan(sweep: Sweep, store: Store, concurrent: int, fresh: bool = False,
-               retry_failed: bool = False) -> tuple[list[str], float]:
+               retry_failed: bool = False) -> tuple[list[str], float, float]:
     """`bench run --dry-run`: the cells, estimated time per model and length and in total, and memory,
-    as lines of text; and the estimated wall seconds. Nothing is written (the cost cache aside)."""
+    as lines of text; the estimated wall seconds and its range's factor. Nothing is written (the cost cache
+    aside)."""
     cells = sweep.expand()
     todo = cells_to_compute(cells, store, fresh, retry_failed)
-    estimates = estimate_todo(todo, CostModel())
+    costs = CostModel()
+    estimates = estimate_todo(todo, costs)
     lines = [f"{len(cells)} cells, {len(todo)} to train ({len(cells) - len(todo)} already stored):"]
     if len(cells) <= PLAN_CELL_LINES:
         lines += [f"  {cell.label():40} {_plan_cost(estimates.get(cell.key))}" for cell in cells]
     lines += _plan_grid(todo, estimates)
     serial = sum(estimates.values())
     wall = makespan((estimates[cell.key] for cell in todo), concurrent)
-    lines.append(f"total: {seconds_text(serial)} of training at most (every cell's whole budget; a cell stops early "
-                 f"once solved), about {seconds_text(wall)} at {concurrent} cell(s) at a time")
+    band = costs.band(todo)
+    lines.append(f"total: {range_text(serial, band)} of training at most (every cell's whole budget; a cell stops "
+                 f"early once solved), {range_text(wall, band)} at {concurrent} cell(s) at a time")
     if todo:
         largest = max(todo, key=estimate_cell_bytes)
         need, have = estimate_cell_bytes(largest), available_bytes(sweep.device)
         lines.append(f"memory: largest cell {largest.label()} about {_mib(need)}; {concurrent} at a time need about "
                      f"{_mib(need * concurrent)} of {_mib(have)} available on {sweep.device}")
-    return lines, wall
+    return lines, wall, band
 
 
 PLAN_CELL_LINES = 60  # list every cell up to this many; the grid always

@@ -124,7 +124,7 @@ def _search_rounds(result: HorizonSearch, sweep: Sweep, store: Store, executor: 
         round_cells = {model: _probe_cells(sweep, model, result.candidates[index]) for model, index in probes.items()}
         batch = [cell for group in round_cells.values() for cell in group]
         result.cells += [cell for cell in batch if cell not in result.cells]
-        result.trained += compute_cells(batch, store, executor, progress, checkpoint_every=checkpoint_every)
+        result.trained += compute_cells(batch, store, executor, progress, checkpoint_every=checkpoint_every).count
         for model in list(probes):
             result.probed[model].append(result.candidates[probes[model]])
             try:

@@ -90,13 +90,73 @@ def test_dry_run_prints_the_plan_and_writes_nothing(bench_cli, tmp_path):
     assert files_under(tmp_path / "out") == []
 
 
-def test_a_run_estimated_over_an_hour_says_so_before_it_starts(bench_cli, tmp_path, monkeypatch):
+def test_a_long_run_says_its_estimate_as_a_range_and_a_shorter_story_before_it_starts(bench_cli, tmp_path,
+                                                                                       monkeypatch):
     monkeypatch.setattr(CostModel, "step_cost", lambda self, cell: StepCost(fixed=10.0, per_step=0.0))
     result = bench_cli("run", "--task", "adding", "--lengths", "10", "--models", "rnn", "--steps", "400",
                        "--hidden", "8", "--out", tmp_path, "--jobs", "1", "--dry-run")
-    assert "about 70 min at 1 cell(s)" in result.stdout
+    assert "56-88 min at 1 cell(s)" in result.stdout  # 70 min, at least 1.25x either way
     monkeypatch.setattr(CostModel, "step_cost", lambda self, cell: StepCost(fixed=10.0, per_step=0.0))
     monkeypatch.setattr("bench.runner.run_sweep", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     result = bench_cli("run", "--task", "adding", "--lengths", "10", "--models", "rnn", "--steps", "400",
                        "--hidden", "8", "--out", tmp_path, "--jobs", "1")
-    assert "this sweep may take up to about 70 min here" in result.stderr
+    assert "this sweep may take up to 56-88 min here" in result.stderr and "short lengths" not in result.stderr
+    result = bench_cli("run", "--task", "adding", "--lengths", "200,400", "--models", "rnn", "--steps", "400",
+                       "--hidden", "8", "--out", tmp_path, "--jobs", "1")
+    assert "this sweep may take up to 1.9-2.9 h here" in result.stderr
+    assert "the same comparison at short lengths tells the story in" in result.stderr
+    assert "bench run --task adding --lengths 25,50,100 --steps 400 --models rnn" in result.stderr
+
+
+def _fake_timer(costs):
+    """A timer that answers from `costs` (length -> list of seconds, one per call) and counts its calls."""
+    calls = []
+
+    def timer(cell, length):
+        calls.append(length)
+        return costs[length].pop(0)
+
+    return timer, calls
+
+
+def test_an_impossible_fit_is_timed_again_then_bounded_never_zero():
+    cell = Cell("adding", 20, "rnn", 0, **SMALL)
+    flat, calls = _fake_timer({16: [0.01] * 6, 64: [0.01] * 6})  # the long length costs no more: noise
+    fit = cost.fit_step_cost(cell, flat)
+    assert len(calls) == 12  # three rounds of both lengths, twice
+    assert fit.possible and fit.fixed == 0 and fit.at(64) == pytest.approx(0.01)  # proportional to T: an upper bound
+    noisy, _ = _fake_timer({16: [0.01, 0.03, 0.01], 64: [0.04, 0.04, 0.05]})
+    fit = cost.fit_step_cost(cell, noisy)
+    assert fit.per_step == pytest.approx(0.03 / 48) and fit.spread == pytest.approx(3.0)  # medians; worst spread
+
+
+def test_stale_or_old_format_fits_are_timed_again_and_a_disagreeing_cell_drops_its_fit(tmp_path, monkeypatch):
+    cell = Cell("adding", 20, "rnn", 0, **SMALL)
+    model = CostModel(tmp_path / "cost.json")
+    shape = cost.shape_key(cell)
+    timed = []
+    monkeypatch.setattr(cost, "fit_step_cost", lambda c: timed.append(c) or StepCost(
+        0.001, 0.0001, 1.1, __import__("time").time(), 0.0, cost.FIT_FORMAT))
+    model.entries[shape] = {"fixed": 0.0, "per_step": 0.0}  # an old cache's zero fit
+    model.step_cost(cell)
+    model.entries[shape]["timed_at"] -= cost.STALE_SECONDS + 1  # a month old
+    model.step_cost(cell)
+    model.step_cost(cell)  # fresh now: cached
+    assert len(timed) == 2
+    expected = model.cell_seconds(cell, 100)
+    assert not model.observe(cell, {"status": "unsolved", "seconds": expected * 1.5, "steps": 100})
+    assert not model.observe(cell, {"status": "unsolved", "seconds": 1.0, "steps": 100})  # too short to judge
+    assert model.observe(cell, {"status": "unsolved", "seconds": max(expected * 3, 3.0), "steps": 100})
+    assert shape not in CostModel(tmp_path / "cost.json").entries  # saved: the next estimate times it again
+    model.step_cost(cell)
+    assert model.forget([cell]) == 1 and model.forget([cell]) == 0  # --refit-costs
+
+
+def test_a_finished_run_compares_its_estimate_with_what_it_took(bench_cli, tmp_path):
+    from bench.runner import Computed
+
+    assert Computed(2, 600.0, 1.25, 500.0).text() == ("took 8 min; estimated at most 8-12 min (every cell's whole "
+                                                      "budget; cells that stop at a solve take less)")
+    result = bench_cli("run", "--task", "adding", "--lengths", "10", "--models", "rnn", "--steps", "3", "--hidden", "8",
+                       "--out", tmp_path, "--jobs", "1", "--no-progress", "--refit-costs")
+    assert result.code == 0 and "bench: took " in result.stderr and "estimated at most" in result.stderr

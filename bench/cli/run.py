@@ -41,6 +41,8 @@ from bench.settings import BY_NAME
               help="Ray GPUs per cell, may be fractional [default: 1/cells-per-gpu on CUDA].")
 @click.option("--fresh", is_flag=True, help="Recompute every cell, even those already stored.")
 @click.option("--retry-failed", is_flag=True, help="Recompute stored cells whose status is failed.")
+@click.option("--refit-costs", is_flag=True,
+              help="Time the sweep's model shapes again for the cost estimate (their cached fits are dropped).")
 @click.option("--dry-run", is_flag=True,
               help="Print the cells, the estimated time per model and length and in total, and the memory "
                    "estimate, then stop: nothing is trained or written (timings are cached per machine).")
@@ -56,6 +58,10 @@ def run(ctx: click.Context, **options: Any) -> int:
     if options["executor"] == "ray":
         _require_ray()
     executor = _executor(the_plan, options["force"])
+    if options["refit_costs"]:
+        from bench.cost import CostModel
+
+        CostModel().forget(the_plan.sweep.expand())
     _announce_cost(the_plan, getattr(executor, "jobs", 1), options)
     if options["dry_run"]:
         return 0
@@ -71,6 +77,8 @@ def run(ctx: click.Context, **options: Any) -> int:
     click.echo(summary_table(summary.records, wide=options["wide"]), err=True, nl=False)
     click.echo(f"{len(summary.records)} cells ({summary.computed} computed, {summary.reused} reused, "
                f"{summary.failed} failed) -> {summary.run_dir}", err=options["as_json"])
+    if summary.timing is not None and summary.timing.count:
+        click.echo(f"bench: {summary.timing.text()}", err=True)
     if options["as_json"]:
         click.echo(summary_json(summary))
     if summary.failed:
@@ -96,37 +104,72 @@ def _executor(the_plan: plan.Plan, force: bool) -> Any:
 
 
 def _announce_cost(the_plan: plan.Plan, concurrent: int, options: dict[str, Any]) -> None:
-    """The plan with --dry-run; otherwise a warning before a run estimated at over an hour (it still runs),
-    and for a preset what it runs and its expected cost here."""
-    from bench.cost import LONG_RUN_SECONDS, seconds_text
+    """The plan with --dry-run; otherwise the estimate before a run of more than a minute starts, and for a
+    preset what it runs and its expected cost here. Beyond SUGGEST_SECONDS, a shorter sweep that tells the
+    same story, with its own estimate."""
+    from bench.cost import range_text
     from bench.runner import sweep_plan
     from bench.store import Store
 
     sweep = the_plan.sweep
-    lines, wall = sweep_plan(sweep, Store(the_plan.root), concurrent, options["fresh"], options["retry_failed"])
+    lines, wall, band = sweep_plan(sweep, Store(the_plan.root), concurrent, options["fresh"], options["retry_failed"])
     if options["dry_run"]:
         click.echo("\n".join(lines))
-        return
-    if options["preset"]:
-        _announce_preset(options["preset"], sweep, concurrent, wall)
-    elif wall > LONG_RUN_SECONDS:
-        click.echo(f"bench: this sweep may take up to about {seconds_text(wall)} here at {concurrent} cell(s) at a time "
+    elif options["preset"]:
+        _announce_preset(options["preset"], sweep, concurrent, range_text(wall, band))
+    elif wall > ANNOUNCE_SECONDS:
+        click.echo(f"bench: this sweep may take up to {range_text(wall, band)} here at {concurrent} cell(s) at a time "
                    "(every cell's whole budget; a cell stops early once solved); --dry-run shows the plan. Ctrl-C "
                    "stops it; re-running resumes.", err=True)
+    if wall > SUGGEST_SECONDS and not options["preset"]:
+        _suggest_shorter(the_plan, concurrent)
 
 
-def _announce_preset(name: str, sweep: Any, concurrent: int, wall: float) -> None:
+ANNOUNCE_SECONDS = 60  # a run estimated longer says so before it starts
+SUGGEST_SECONDS = 15 * 60  # ... and beyond this, which shorter sweep tells the same story
+SHORT_LENGTHS, SHORT_STEPS = (25, 50, 100), 3000  # the README's main job: the story at short spans
+
+
+def _suggest_shorter(the_plan: plan.Plan, concurrent: int) -> None:
+    """One line: the same tasks and models at short lengths and budget, with its own estimate here."""
+    from dataclasses import replace
+
+    from bench.cost import range_text
+    from bench.runner import sweep_plan
+    from bench.store import Store
+
+    sweep = the_plan.sweep
+    lengths = tuple(sorted({max(length, spec_min) for length, spec_min in zip(SHORT_LENGTHS, _task_minimums(sweep.tasks))
+                            if length <= max(sweep.lengths)})) or sweep.lengths[:1]
+    shorter = replace(sweep, lengths=lengths, seeds=sweep.seeds[:1],
+                      train=replace(sweep.train, steps=min(sweep.train.steps, SHORT_STEPS)))
+    if shorter == sweep:
+        return
+    _, wall, band = sweep_plan(shorter, Store(the_plan.root), concurrent)
+    command = (f"bench run --task {','.join(sweep.tasks)} --lengths {','.join(map(str, lengths))} "
+               f"--steps {shorter.train.steps} --models {','.join(sweep.models)}")
+    click.echo(f"bench: the same comparison at short lengths tells the story in {range_text(wall, band)} here: "
+               f"{command}", err=True)
+
+
+def _task_minimums(names: tuple[str, ...]) -> list[int]:
+    import longdep_tasks as tasks
+
+    low = max(tasks.get(name).min_length for name in names)
+    return [low] * len(SHORT_LENGTHS)
+
+
+def _announce_preset(name: str, sweep: Any, concurrent: int, wall: str) -> None:
     """Say what the preset runs and, for one that needs a GPU run elsewhere, its expected cost here."""
     from bench import presets
-    from bench.cost import seconds_text
 
     preset = presets.get(name)
     click.echo(f"preset {name}: {preset.title} ({preset.source}); {len(preset.differences)} stated differences, "
                "listed by `bench presets`", err=True)
     needs = " needs a GPU for its full budget;" if preset.gpu and not sweep.device.startswith("cuda") else ":"
-    click.echo(f"bench: preset {name}{needs} on this machine ({sweep.device}) it would take about "
-               f"{seconds_text(wall)} at {concurrent} cell(s) at a time (timed from a few steps of each cell's "
-               "shape; an upper bound when cells stop at a solve). Ctrl-C stops it; re-running resumes.", err=True)
+    click.echo(f"bench: preset {name}{needs} on this machine ({sweep.device}) it would take {wall} at "
+               f"{concurrent} cell(s) at a time (timed from a few steps of each cell's shape; an upper bound when "
+               "cells stop at a solve). Ctrl-C stops it; re-running resumes.", err=True)
 
 
 @click.command()
