@@ -376,10 +376,11 @@ def _plan_grid(todo: list[Cell], estimates: dict[str, float]) -> list[str]:
     for cell in todo:
         total[cell.model, cell.length] += estimates[cell.key]
     width = max(12, *(len(f"L={length}") + 2 for length in lengths))
-    lines = ["time to train, per model and length:", "  " + "model".ljust(14) + "".join(f"L={n}".ljust(width) for n in lengths)]
+    first = max(14, *(len(name) + 2 for name in names))
+    lines = ["time to train, per model and length:", "  " + "model".ljust(first) + "".join(f"L={n}".ljust(width) for n in lengths)]
     for name in names:
         texts = [seconds_text(total[name, n]) if (name, n) in total else "-" for n in lengths]
-        lines.append("  " + name.ljust(14) + "".join(text.ljust(width) for text in texts))
+        lines.append("  " + name.ljust(first) + "".join(text.ljust(width) for text in texts))
     return lines
 
 

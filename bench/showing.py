@@ -45,11 +45,11 @@ def describe_example(task: tasks.Task, length: int, seed: int) -> str:
              f"chance: accuracy {task.chance_accuracy_at(length):.4f}, {task.loss_name} {task.chance_loss(length):.4f}; "
              f"short memory: accuracy {short_accuracy:.4f}, {task.loss_name} {short_loss:.4f}",
              f"solved when {task.solve_criterion}",
-             "step  input            target"]
+             "step  input                target"]
     for step in range(len(y)):
-        shown_input = _format_input(x[step])
+        shown_input = _format_input(x[step], task.input_names)
         target = _format_target(task, y[step]) if mask[step] or task.loss_on == "all" else ""
-        lines.append(f"{step:>4}  {shown_input:<16} {target}{' *' if mask[step] else ''}")
+        lines.append(f"{step:>4}  {shown_input:<20} {target}{' *' if mask[step] else ''}")
     return "\n".join(lines)
 
 
@@ -76,11 +76,16 @@ def _at_length(task: tasks.Task, length: int) -> dict[str, Any]:
             "short_memory": {"loss": short_loss, "accuracy": short_accuracy}}
 
 
-def _format_input(value: np.ndarray) -> str:
+def _format_input(value: np.ndarray, names: dict[int, str]) -> str:
     if np.ndim(value) == 0:
-        return str(int(value))
+        return _token(int(value), names)
     return "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
 
 
 def _format_target(task: tasks.Task, value: np.ndarray) -> str:
-    return str(int(value)) if task.kind == "classify" else f"{float(value):.4f}"
+    return _token(int(value), task.target_names) if task.kind == "classify" else f"{float(value):.4f}"
+
+
+def _token(token: int, names: dict[int, str]) -> str:
+    """`8 (blank)` for a token with a role, `3` for a data symbol."""
+    return f"{token} ({names[token]})" if token in names else str(token)

@@ -128,6 +128,10 @@ class Task:
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""  # the literature the definition follows
     length_meaning: str = "dependency length"  # what `length` counts, in words
+    # names of the token ids with a role (blank, delimiter, query, ...), for inputs and for targets, shown by
+    # `bench show`; ids not named are data symbols
+    input_names: dict[int, str] = field(default_factory=dict)
+    target_names: dict[int, str] = field(default_factory=dict)
     # The best predictor blind only to the inputs at least min_span(L) steps back from the last scored
     # step ("short memory"): its loss and accuracy, and the predictor itself (probabilities per class
     # for classify, values for regress) from an x whose far inputs are scrambled. None: equal to chance

@@ -67,6 +67,7 @@ def make_my_task(n_symbols: int = 8) -> Task:
         seq_len=lambda length: length + 1,  # sequence length for length L
         min_span=lambda length: length,  # every sample's scored target depends on an input this far back
         length_meaning="blank steps between the token and its recall",  # what L counts, in words
+        input_names={n_symbols: "blank"},  # token ids with a role, named in `bench show` (data symbols need none)
         kernel=_my_task_kernel,  # called as kernel(stream, start, n, length, *kernel_args)
         kernel_args=(n_symbols,),  # the kernel's arguments after length: the options it needs
         oracle=_my_task_oracle,  # oracle(x, length) -> y, independent of the kernel

@@ -85,6 +85,7 @@ def make_associative_recall(n_pairs: int = 8, n_keys: int = 16, n_values: int = 
         inputs="tokens",
         n_inputs=n_keys + n_values + 1,
         n_outputs=n_values,
+        input_names={n_keys + n_values: "blank"},
         seq_len=lambda length: 3 * n_pairs + length - 1,
         min_span=lambda length: length,
         kernel=_associative_recall_kernel,

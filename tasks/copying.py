@@ -69,6 +69,8 @@ def make_copy(n_copy: int = 10, n_symbols: int = 8, delimiter: str = "once", los
         inputs="tokens",
         n_inputs=n_symbols + 2,  # data symbols, blank, delimiter
         n_outputs=n_symbols + 1,  # data symbols, blank
+        input_names={n_symbols: "blank", n_symbols + 1: "delimiter"},
+        target_names={n_symbols: "blank"},
         seq_len=lambda length: length + 2 * n_copy,
         min_span=lambda length: length + n_copy,
         kernel=_copy_kernel,

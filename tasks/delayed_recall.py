@@ -55,6 +55,7 @@ def make_delayed_recall(n_cues: int = 8, n_distractors: int = 8) -> Task:
         inputs="tokens",
         n_inputs=n_cues + n_distractors + 1,
         n_outputs=n_cues,
+        input_names={n_cues + n_distractors: "query"},
         seq_len=lambda length: length + 2,
         min_span=lambda length: length + 1,
         kernel=_delayed_recall_kernel,

@@ -95,6 +95,7 @@ def make_selective_copy(n_copy: int = 16, n_symbols: int = 16) -> Task:
         inputs="tokens",
         n_inputs=n_symbols + 2,  # data, noise, marker
         n_outputs=n_symbols,
+        input_names={n_symbols: "noise", n_symbols + 1: "marker"},
         seq_len=lambda length: length + n_copy,
         min_span=lambda length: n_copy,
         kernel=_selective_copy_kernel,

@@ -146,6 +146,9 @@ def make_temporal_order(form: str = "hs1997") -> Task:
         inputs="tokens",
         n_inputs=6 if pascanu else 8,
         n_outputs=4,
+        # class 2 * first + second (X 0, Y 1) here; v0 + 2 v1 (A 0, B 1) in Pascanu et al.'s generator
+        input_names={0: "A", 1: "B"} if pascanu else {START: "B, start", END: "E, end", X_SYMBOL: "X", X_SYMBOL + 1: "Y"},
+        target_names={0: "AA", 1: "BA", 2: "AB", 3: "BB"} if pascanu else {0: "XX", 1: "XY", 2: "YX", 3: "YY"},
         seq_len=(lambda length: length) if pascanu else (lambda length: length + 2),
         min_span=(lambda length: length - 2 * (length // 10)) if pascanu else _min_span,
         kernel=_pascanu_kernel if pascanu else _temporal_order_kernel,

@@ -138,7 +138,19 @@ def test_listing_and_show(bench_cli):
     lines = shown.stdout.splitlines()
     assert shown.code == 0 and lines[-1].endswith("*") and len(lines) == 5 + 5  # 5 header lines, 5 steps
     assert "L=3 (distractors between cue and query), span >= 4" in shown.stdout
+    assert "(query)" in lines[-1]  # the query step names its token
     assert bench_cli("show", "adding", "--length", "1").code == 2
+
+
+def test_show_names_the_tokens_that_have_a_role():
+    from bench.showing import describe_example
+    import longdep_tasks as tasks
+
+    steps = describe_example(tasks.get("copy"), 3, 0).splitlines()[5:]
+    assert all("(blank)" in step for step in steps[:13])  # the target is blank until the recall
+    assert "9 (delimiter)" in steps[12] and steps[13].split()[1:3] == ["8", "(blank)"] and steps[13].endswith("*")
+    order = describe_example(tasks.get("temporal-order"), 10, 0).splitlines()
+    assert "4 (B, start)" in order[5] and "(E, end)" in order[-1] and order[-1].split("(")[-1][:2] in ("XX", "XY", "YX", "YY")
 
 
 def test_config_file_sets_options_and_flags_override(bench_cli, tmp_path):

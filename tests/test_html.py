@@ -25,6 +25,16 @@ def report_page(tmp_path):
     return tmp_path / "report.html"
 
 
+def test_a_one_seed_grid_says_so_once_and_wide_tables_keep_their_columns_behind_a_click(tmp_path):
+    build_report(tmp_path, [r for r in RECORDS if r["seed"] == 0], MANIFEST)
+    page = (tmp_path / "report.html").read_text()
+    assert "n=1 seed per cell: no intervals." in page and "n=1, no interval" not in _grid_cell(page, "gru")
+    every = page.split("<summary>Every column</summary>")[1]
+    assert "short_memory_loss" in every.split("</details>")[0]  # every column, one click away
+    shown = page.split("<h2 id='cells'>All cells</h2>")[1].split("<details>")[0]
+    assert "short_memory_loss" not in shown and "accuracy" in shown
+
+
 def _grid_cell(page, model, length=50):
     """The grid <td> linked to (adding, model, length)."""
     match = re.search(rf"<td[^>]*><a href='#cell-adding-{model}-{length}'>(.*?)</a></td>", page)
@@ -99,7 +109,11 @@ window.addEventListener('load', function () {
   var sorted = Array.prototype.map.call(table.tBodies[0].rows, function (row) {
     return Number(row.cells[column].getAttribute('data-sort') || row.cells[column].textContent);
   });
+  var scrolled = Array.prototype.filter.call(document.querySelectorAll('div.scroll'), function (box) {
+    return !box.closest('details:not([open])') && box.scrollWidth > box.clientWidth;  // shown, and wider than the window
+  });
   document.body.setAttribute('data-probe', JSON.stringify({
+    page_width: document.documentElement.scrollWidth, window_width: window.innerWidth, scrolled: scrolled.length,
     images: images.length, decoded: images.filter(drawn).length,
     grids: document.querySelectorAll('table.grid td a').length, sorted: sorted}));
 });
@@ -129,7 +143,8 @@ def _open_probed(browser, tmp_path, page_text):
     alone = tmp_path / "alone" / "report.html"
     alone.parent.mkdir()
     alone.write_text(page_text.replace("</body>", PROBE, 1))
-    done, console = _headless(browser, tmp_path, "--virtual-time-budget=10000", "--dump-dom", alone.as_uri())
+    done, console = _headless(browser, tmp_path, "--virtual-time-budget=10000", "--window-size=1280,2400", "--dump-dom",
+                              alone.as_uri())
     found = re.search(r'data-probe="([^"]*)"', done.stdout)
     probe = json.loads(found.group(1).replace("&quot;", '"')) if found else None
     return probe, console
@@ -142,6 +157,7 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path):
     assert console == []  # no errors, no warnings, nothing logged
     assert probe is not None, "the page did not run to the end of its scripts"
     assert probe["images"] == 4 and probe["decoded"] == 4
+    assert probe["window_width"] == 1280 and probe["page_width"] <= 1280 and probe["scrolled"] == 0  # no sideways scroll
     assert probe["grids"] == 3  # gru, lstm and rnn at L=50
     numbers = [n for n in probe["sorted"] if n >= 0]  # -1 marks no accuracy
     assert len(numbers) == 4 and numbers == sorted(numbers)

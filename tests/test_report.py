@@ -68,7 +68,8 @@ def test_report_files_keep_every_cell_including_failures(tmp_path):
         for suffix in (".png", ".svg"):
             assert (tmp_path / "plots" / f"{plot}{suffix}").stat().st_size > 1000, plot
     assert "not solved within budget" in (tmp_path / "plots" / "steps_to_solve.svg").read_text()
-    assert "chance → perfect" in (tmp_path / "plots" / "heatmap.svg").read_text()
+    heatmap = (tmp_path / "plots" / "heatmap.svg").read_text()
+    assert "chance → perfect" in heatmap and "0.08 chance" in heatmap and "1.00" in heatmap  # ticks in accuracy
 
 
 def test_plot_is_byte_stable_between_builds(tmp_path):
@@ -153,3 +154,11 @@ def test_the_terminal_grid_fits_the_terminal_and_wide_shows_everything(width):
     assert "L=640" in text and "lstm-1997:input_bias=-3/-6" in text and "--wide" in text
     wide = summary_table(many, width=width, wide=True)
     assert "P(solve)" in wide and max(len(line) for line in wide.splitlines()) > width
+
+
+def test_both_reports_name_the_machines_their_cells_ran_on(tmp_path):
+    machine = {"cpu": "AMD EPYC", "cpu_flags": "avx2", "gpu": None, "torch": "2.13.0", "numba": "0.60", "numpy": "2.0"}
+    build_report(tmp_path, [{**record, "provenance": machine} for record in RECORDS], {"name": "t"})
+    line = next(line for line in (tmp_path / "report.md").read_text().splitlines() if "machines" in line)
+    assert "cpu AMD EPYC" in line and "torch 2.13.0" in line
+    assert "cpu AMD EPYC" in (tmp_path / "report.html").read_text()

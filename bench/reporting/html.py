@@ -7,14 +7,15 @@ import base64
 import html
 import math
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pandas as pd
 
 from bench.horizon import spread_text, with_settings
-from bench.reporting.grid import (GRID_NOTE, SELECTION_NOTE, header_items, length_header, select_settings,
-                                  settings_table, solve_parts, task_notes, verdict_text)
+from bench.reporting.grid import (GRID_NOTE, ONE_SEED_NOTE, SELECTION_NOTE, header_items, length_header, one_seed,
+                                  select_settings, settings_table, solve_parts, task_notes, verdict_text)
 from bench.schema import DIAGNOSTIC_COLUMNS
 
 STATUS_WORDS = {"solved": "✓ solved", "unsolved": "budget hit", "timeout": "time limit", "diverged": "✗ diverged",
@@ -27,6 +28,13 @@ CELL_COLUMNS = ["model", "length", "min_span", "seed", "status", "verdict", "acc
                 "chance_accuracy", "short_memory_accuracy", "loss", "loss_se", "chance_loss", "short_memory_loss",
                 "loss_ratio", "valid_accuracy", "window_accuracy", "steps", "steps_to_solve", "diverged_step",
                 "seconds", "params"]
+# the columns shown at first, so that the table fits a 1280 px window; every column is one click away
+CELL_COLUMNS_SHOWN = ["model", "length", "seed", "verdict", "accuracy", "chance_accuracy", "short_memory_accuracy",
+                      "loss_ratio", "steps", "steps_to_solve", "seconds"]
+SEED_COLUMNS = ["seed", "status", "accuracy", "valid_accuracy", "best_valid_accuracy", "window_accuracy", "loss",
+                "loss_se", "loss_ratio", "steps", "steps_to_solve", "diverged_step", "seconds", "steps_per_second",
+                *DIAGNOSTIC_COLUMNS, "key"]
+SEED_COLUMNS_SHOWN = ["seed", "status", "accuracy", "valid_accuracy", "loss_ratio", "steps", "steps_to_solve", "seconds"]
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;
@@ -126,8 +134,9 @@ def render_report(frame: pd.DataFrame, records: list[dict[str, Any]], summary: p
     body += length_generalisation_html(records) + gradient_flow_html(records)
     body += plots_section(plots_dir)
     cells = with_settings(frame).sort_values(["task", "model", "setting", "length", "seed"])
-    columns = ["task", "model", *(["setting"] if cells["setting"].str.len().any() else []), *CELL_COLUMNS[1:], "key"]
-    body += ["<h2 id='cells'>All cells</h2>", table_html(cells, columns)]
+    named = ["task", "model", *(["setting"] if cells["setting"].str.len().any() else [])]
+    body += ["<h2 id='cells'>All cells</h2>", table_html(cells, named + CELL_COLUMNS_SHOWN[1:]),
+             more_html("Every column", table_html(cells, named + CELL_COLUMNS[1:] + ["key"]))]
     body += ["<h2 id='details'>Cell details</h2>", *details_html(records)]
     return page(f"bench {name}", body)
 
@@ -193,10 +202,11 @@ def task_section(cells: pd.DataFrame, summary: pd.DataFrame, several: bool = Fal
 
     first = cells.iloc[0]
     selection = f"<p>{_e(SELECTION_NOTE)}</p>" if several else ""
+    single = one_seed(summary)  # said once above the grid, not in every cell
     return [f"<h2 id='task-{_e(first['task'])}'>{_e(first['task'])} <small>(version {first['task_version']})</small></h2>",
-            f"<p>{_e(task_notes(cells))} {_e(GRID_NOTE)} Colour: <span class='legend'></span> chance → "
-            f"perfect. Click a cell for its learning curves.</p>{selection}",
-            grid_html(summary)]
+            f"<p>{_e(task_notes(cells))} {_e(GRID_NOTE)}{' ' + _e(ONE_SEED_NOTE) if single else ''} Colour: "
+            f"<span class='legend'></span> chance → perfect. Click a cell for its learning curves.</p>{selection}",
+            grid_html(summary, partial(report_cell, one_seed_noted=single))]
 
 
 def grid_html(summary: pd.DataFrame, cell: Callable[[pd.Series], str] | None = None) -> str:
@@ -218,14 +228,15 @@ def grid_html(summary: pd.DataFrame, cell: Callable[[pd.Series], str] | None = N
             "</table>")
 
 
-def report_cell(row: pd.Series, link: bool = True) -> str:
-    """One grid cell: accuracy ± sd, chance, outcome counts; coloured by score, linked to its details."""
+def report_cell(row: pd.Series, link: bool = True, one_seed_noted: bool = False) -> str:
+    """One grid cell: accuracy ± sd, chance, outcome counts; coloured by score, linked to its details
+    (`one_seed_noted`: the grid says once that it has one seed per cell, so the cell does not)."""
     statuses = row["statuses"].split(",")
     broken = any(s in ("diverged", "failed") for s in statuses)
     accuracy = row["accuracy"]
     shown = "—" if pd.isna(accuracy) else f"{accuracy:.3f}"
-    spread = " " + spread_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"), row.get("accuracy_min"),
-                               row.get("accuracy_max"))
+    spread = "" if one_seed_noted else " " + spread_text(row["seeds"], row.get("accuracy_low"), row.get("accuracy_high"),
+                                                         row.get("accuracy_min"), row.get("accuracy_max"))
     outcome = outcome_text(row, statuses)
     content = (f"<span class='acc'>{shown}</span>{spread}<br><span class='sub'>chance {row['chance_accuracy']:.3f}"
                f"</span><br><span class='sub'>{_e(outcome)}</span>")
@@ -272,6 +283,11 @@ def table_html(frame: pd.DataFrame, columns: list[str]) -> str:
             "</tbody></table></div>")
 
 
+def more_html(summary: str, content: str) -> str:
+    """`content` behind a click (closed until then), so that what is open fits the window."""
+    return f"<details><summary>{_e(summary)}</summary>{content}</details>"
+
+
 def _table_cell(column: str, value: Any) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "<td data-sort='-1'></td>"
@@ -293,18 +309,15 @@ def details_html(records: list[dict[str, Any]]) -> list[str]:
 
 def cell_detail(group: list[dict[str, Any]]) -> str:
     first = group[0]
-    seeds = pd.DataFrame([{k: r.get(k) for k in ["seed", "status", "accuracy", "valid_accuracy",
-                                                   "best_valid_accuracy", "window_accuracy", "loss", "loss_se",
-                                                   "loss_ratio", "steps", "steps_to_solve", "diverged_step",
-                                                   "seconds", "steps_per_second", *DIAGNOSTIC_COLUMNS,
-                                                   "key"]} for r in group])
+    seeds = pd.DataFrame([{k: r.get(k) for k in SEED_COLUMNS} for r in group])
     errors = [f"<pre>seed {r['seed']}: {_e(r['error'])}</pre>" for r in group if r.get("error")]
     return (f"<section class='cell' id='{cell_anchor(first['task'], first['model'], first['length'])}'>"
             f"<h3>{_e(first['task'])} · {_e(first['model'])} · L={first['length']}</h3>"
             f"<p class='sub'>{first.get('params') or '?'} parameters, hidden {first['hidden']}, layers "
             f"{first['layers']}, sequence length {first['seq_len']}, span ≥ {first.get('min_span', '?')}, "
             f"solved when {_e(first['solve_criterion'])}; the curve is validation accuracy"
-            f"</p><div class='side'>{curve_svg(group)}{table_html(seeds, list(seeds.columns))}</div>"
+            f"</p><div class='side'>{curve_svg(group)}{table_html(seeds, SEED_COLUMNS_SHOWN)}</div>"
+            + more_html("Every column: gradient diagnostics, keys", table_html(seeds, SEED_COLUMNS))
             + "".join(errors) + "<p><a href='#top'>back to top</a></p></section>")
 
 

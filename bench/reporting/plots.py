@@ -247,6 +247,18 @@ def _curve_metric(kind: str) -> tuple[str, str, str]:
     return "eval_accuracy", "chance", "validation accuracy"
 
 
+def _accuracy_ticks(colorbar: Any, chances: np.ndarray) -> None:
+    """Label the colour bar in the cells' own unit, test accuracy: its 0..1 scale runs from chance to perfect,
+    so with one chance level the ticks read chance, ..., 1.00 (several chance levels: 'chance' and 'perfect')."""
+    positions = np.linspace(0, 1, 5)
+    colorbar.set_ticks(positions)
+    if len(chances) == 1:
+        chance = float(chances[0])
+        colorbar.set_ticklabels([f"{chance + p * (1 - chance):.2f}" + (" chance" if p == 0 else "") for p in positions])
+    else:
+        colorbar.set_ticklabels(["chance", "", "", "", "perfect"])
+
+
 def plot_heatmap(summary: pd.DataFrame, stem: Path) -> None:
     """The grid of cells per task (model x length), coloured from chance (0) to perfect (1)."""
     task_names = sorted(summary["task"].unique())
@@ -258,7 +270,8 @@ def plot_heatmap(summary: pd.DataFrame, stem: Path) -> None:
         labels = rows.pivot(index="model", columns="length", values="accuracy").map(
             lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
         sns.heatmap(scaled.astype(float), annot=labels, fmt="", vmin=0, vmax=1, cmap="viridis", ax=axis,
-                    cbar_kws={"label": "chance → perfect"}, linewidths=0.5)
+                    cbar_kws={"label": "test accuracy (chance → perfect)"}, linewidths=0.5)
+        _accuracy_ticks(axis.collections[0].colorbar, rows["chance_accuracy"].dropna().unique())
         axis.set_title(task, fontsize=10)
         axis.set_xlabel(f"L = {length_meaning(task, rows['length_meaning'].iloc[0])}")
     figure.tight_layout()

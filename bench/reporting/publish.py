@@ -35,6 +35,7 @@ def build_report(run_dir: Path, records: list[dict[str, Any]], manifest: dict[st
         write_tables(run_dir, frame)
         _write_generalisation(run_dir, records)
         drawing.draw(svg)
+        manifest = with_machines(manifest, records)  # both reports name the machines their cells ran on
         atomic_write(run_dir / "report.md", markdown_report(frame, manifest, records, summary).encode())
         _write_page(run_dir, drawing, manifest)
     return frame
@@ -55,10 +56,14 @@ class _PlotInputs:
             write_plots(self.cells, self.records, self.shown, self.folder, svg)
 
 
-def _write_page(run_dir: Path, drawing: _PlotInputs, manifest: dict[str, Any]) -> None:
+def with_machines(manifest: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest with the `machines` line of the reports' headers: what hardware and software the cells ran on."""
     from bench.provenance import fingerprint_note
 
-    manifest = {**manifest, "machines": fingerprint_note({"run": drawing.records})}
+    return {**manifest, "machines": fingerprint_note({"run": records})}
+
+
+def _write_page(run_dir: Path, drawing: _PlotInputs, manifest: dict[str, Any]) -> None:
     page = render_report(drawing.frame, drawing.records, drawing.summary, manifest, drawing.folder)
     atomic_write(run_dir / "report.html", page.encode())
 
