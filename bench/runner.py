@@ -342,13 +342,13 @@ def sweep_plan(sweep: Sweep, store: Store, concurrent: int, fresh: bool = False,
     todo = cells_to_compute(cells, store, fresh, retry_failed)
     costs = CostModel()
     estimates = estimate_todo(todo, costs)
+    band = costs.band(todo)
     lines = [f"{len(cells)} cells, {len(todo)} to train ({len(cells) - len(todo)} already stored):"]
     if len(cells) <= PLAN_CELL_LINES:
-        lines += [f"  {cell.label():40} {_plan_cost(estimates.get(cell.key))}" for cell in cells]
-    lines += _plan_grid(todo, estimates)
+        lines += [f"  {cell.label():40} {_plan_cost(estimates.get(cell.key), band)}" for cell in cells]
+    lines += _plan_grid(todo, estimates, band)
     serial = sum(estimates.values())
     wall = makespan((estimates[cell.key] for cell in todo), concurrent)
-    band = costs.band(todo)
     lines.append(f"total: {range_text(serial, band)} of training at most (every cell's whole budget; a cell stops "
                  f"early once solved), {range_text(wall, band)} at {concurrent} cell(s) at a time")
     if todo:
@@ -362,11 +362,11 @@ def sweep_plan(sweep: Sweep, store: Store, concurrent: int, fresh: bool = False,
 PLAN_CELL_LINES = 60  # list every cell up to this many; the grid always
 
 
-def _plan_cost(seconds: float | None) -> str:
-    return "stored" if seconds is None else seconds_text(seconds)
+def _plan_cost(seconds: float | None, band: float) -> str:
+    return "stored" if seconds is None else range_text(seconds, band)
 
 
-def _plan_grid(todo: list[Cell], estimates: dict[str, float]) -> list[str]:
+def _plan_grid(todo: list[Cell], estimates: dict[str, float], band: float) -> list[str]:
     """Estimated time to train, per model (rows) and length (columns), summed over seeds and settings."""
     if not todo:
         return []
@@ -375,11 +375,11 @@ def _plan_grid(todo: list[Cell], estimates: dict[str, float]) -> list[str]:
     total = {(cell.model, cell.length): 0.0 for cell in todo}
     for cell in todo:
         total[cell.model, cell.length] += estimates[cell.key]
-    width = max(12, *(len(f"L={length}") + 2 for length in lengths))
+    width = max(14, *(len(f"L={length}") + 2 for length in lengths))
     first = max(14, *(len(name) + 2 for name in names))
     lines = ["time to train, per model and length:", "  " + "model".ljust(first) + "".join(f"L={n}".ljust(width) for n in lengths)]
     for name in names:
-        texts = [seconds_text(total[name, n]) if (name, n) in total else "-" for n in lengths]
+        texts = [range_text(total[name, n], band) if (name, n) in total else "-" for n in lengths]
         lines.append("  " + name.ljust(first) + "".join(text.ljust(width) for text in texts))
     return lines
 

@@ -109,8 +109,10 @@ def test_a_stored_row_records_amp_and_compile_and_bf16_is_not_comparable_with_fl
     assert settings.row_values("lru", ModelConfig(), TrainConfig(compile=True))["compile"] is True
     assert settings.row_values("gru", ModelConfig(), TrainConfig(compile=True))["compile"] is False
     mixed = {**base, "amp": "bf16"}
-    table = compare_runs(results_frame([base]), results_frame([mixed]))
+    table = compare_runs(results_frame([base]), results_frame([mixed]), contrasts=())  # like for like
     assert table["marker"].iloc[0].startswith("not comparable (amp none vs bf16")
+    across = compare_runs(results_frame([base]), results_frame([mixed]))  # runs that differ as wholes in it
+    assert across.attrs["contrasts"][0].text == "amp none → bf16" and across["marker"].iloc[0] == "not significant"
     old = {k: v for k, v in base.items() if k not in ("amp", "compile")}  # stored before the columns existed
     assert compare_runs(results_frame([old]), results_frame([base]))["marker"].iloc[0] == "not significant"
 
