@@ -28,13 +28,14 @@ import json
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from bench.sweep import Cell, content_hash
 
-MIN_TIMED_SECONDS = 0.05  # per length and round: short steps are repeated until the timing means something
+MIN_TIMED_SECONDS = 0.02  # per length and round: short steps are repeated until the timing means something
 MAX_TIMED_STEPS = 20
 TIMING_ROUNDS = 3
 FIT_FORMAT = 2  # the fitting method: cached fits of another method are timed again
@@ -195,7 +196,7 @@ def fit_step_cost(cell: Cell, timer: Any = None) -> StepCost:
     impossible fit is timed again once, then replaced by the proportional upper bound (see the module)."""
     import longdep_tasks as tasks
 
-    timer = timer or seconds_per_step
+    timer = timer or step_timer(cell)
     task = tasks.get(cell.task)
     short = max(task.min_length, CALIBRATION_LENGTHS[0])
     long = max(short * 4, CALIBRATION_LENGTHS[1])
@@ -228,35 +229,51 @@ def _load() -> float:
         return 0.0
 
 
-def seconds_per_step(cell: Cell, length: int | None = None) -> float:
-    """Wall seconds of one training step (data, forward, backward, Adam) of `cell`'s shape at `length`."""
+def step_timer(cell: Cell) -> Callable[[Cell, int], float]:
+    """A timer of `cell`'s shape: its model and optimizer are built once, and each call times training steps
+    at a length (the first call at a length warms it up: allocations, kernel selection, the task's kernel)."""
     import torch
 
     import longdep_tasks as tasks
     from bench.train import backward, seeded_model, to_device
 
-    task, length = tasks.get(cell.task), length or cell.length
-    device = torch.device(cell.device)
+    task, device = tasks.get(cell.task), torch.device(cell.device)
+    with _threads(cell):
+        model = seeded_model(cell, task).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cell.train.lr)
+    warm: set[int] = set()
+
+    def step(length: int) -> None:
+        batch = to_device(task.generate(cell.train.batch_size, length, cell.seed, "train", 0), device)
+        backward(model, optimizer, task, batch, cell.train.clip)
+        optimizer.step()
+
+    def timed(_: Cell, length: int) -> float:
+        with _threads(cell):
+            if length not in warm:
+                step(length)
+                warm.add(length)
+            _synchronize(device)
+            started, steps = time.perf_counter(), 0
+            while steps < MAX_TIMED_STEPS and (steps < 2 or time.perf_counter() - started < MIN_TIMED_SECONDS):
+                step(length)
+                steps += 1
+            _synchronize(device)
+            return (time.perf_counter() - started) / steps
+
+    return timed
+
+
+@contextmanager
+def _threads(cell: Cell) -> Iterator[None]:
+    """Run with the cell's CPU thread count, as the cell will train."""
+    import torch
+
     threads = torch.get_num_threads()
     if cell.device_kind == "cpu":
         torch.set_num_threads(cell.threads)
     try:
-        model = seeded_model(cell, task).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cell.train.lr)
-
-        def step() -> None:
-            batch = to_device(task.generate(cell.train.batch_size, length, cell.seed, "train", 0), device)
-            backward(model, optimizer, task, batch, cell.train.clip)
-            optimizer.step()
-
-        step()  # warm-up: allocations, kernel selection, compiling the task's kernel
-        _synchronize(device)
-        started, steps = time.perf_counter(), 0
-        while steps < MAX_TIMED_STEPS and (steps < 2 or time.perf_counter() - started < MIN_TIMED_SECONDS):
-            step()
-            steps += 1
-        _synchronize(device)
-        return (time.perf_counter() - started) / steps
+        yield
     finally:
         torch.set_num_threads(threads)
 

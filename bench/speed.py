@@ -378,6 +378,70 @@ def report_rows(repeats: int) -> Iterator[Row]:
               again <= REPORT_SECONDS)
 
 
+SCAN_MODELS = ("mingru", "minlstm")
+SCAN_WIDTH = 64
+
+
+def scan_rows(lengths: tuple[int, ...], repeats: int, steps: int = 3, device: str = "cpu") -> Iterator[Row]:
+    """Each parallel-scan model's training step (forward, backward, Adam; batch 64, adding) against the
+    same model's step-by-step form and against nn.GRU at matched parameters (the best of `repeats`
+    alternating rounds each): the speed-up its scan buys, and where it stands beside the fused GRU."""
+    import torch
+
+    import longdep_tasks as tasks
+    from bench import models
+
+    torch.set_num_threads(1)  # as every cell trains
+    task = tasks.get("adding")
+    for length in lengths:
+        x, y, _ = (torch.as_tensor(a).to(device) for a in task.generate(64, length, 0, "train"))
+        for name in SCAN_MODELS:
+            scan = models.build(name, task.n_inputs, task.n_outputs, SCAN_WIDTH, 1, False).to(device)
+            target = models.count_parameters(scan)
+            width = models.width_for_params("gru", target, task.n_inputs, task.n_outputs, False)
+            gru = models.build("gru", task.n_inputs, task.n_outputs, width, 1, False).to(device)
+            parallel, sequential, fused = best_of(
+                repeats, _step_timer(scan, scan, x, y, steps),
+                _step_timer(scan, lambda inputs: scan.forward_with_states(inputs)[0], x, y, steps),
+                _step_timer(gru, gru, x, y, steps))
+            # informational: on one CPU thread the scan's transcendentals cost about what the loop saves; its
+            # gain is parallel hardware (benchmarks/gpu_check.py)
+            yield Row(f"{name} training step L={length}, parallel scan vs its sequential form", 1 / parallel,
+                      1 / sequential, "steps/s", sequential / parallel, "", None)
+            yield Row(f"{name} training step L={length} vs nn.GRU at {target:,} parameters", 1 / parallel,
+                      1 / fused, "steps/s", fused / parallel, "", None)
+
+
+def _step_timer(model: Any, forward: Callable[[Any], Any], x: Any, y: Any, steps: int) -> Callable[[], float]:
+    """Seconds per training step (MSE on the last step, backward, Adam) of `forward` over `model`."""
+    import torch
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-9)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        (forward(x)[:, -1, 0] - y[:, -1].reshape(len(y), -1)[:, 0]).square().mean().backward()
+        optimizer.step()
+
+    def timed() -> float:
+        step()  # warm-up: allocations, kernel selection
+        _synchronize(x)
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _synchronize(x)
+        return (time.perf_counter() - started) / steps
+
+    return timed
+
+
+def _synchronize(tensor: Any) -> None:
+    import torch
+
+    if tensor.is_cuda:
+        torch.cuda.synchronize(tensor.device)
+
+
 def measure(quick: bool) -> Iterator[Row]:
     """Every figure, row by row as each is measured; `quick` keeps to what fits in under a minute: no long
     lengths, and no --jobs rows (four whole `bench run` commands and a cost fit take about 40 s alone)."""
@@ -385,7 +449,9 @@ def measure(quick: bool) -> Iterator[Row]:
     yield from generator_rows(1024 if quick else 4096, 1000, 2 if quick else 5, ["adding", "copy"] if quick else None)
     if quick:
         yield from loop_rows((50,), {50: 40}, 1)
+        yield from scan_rows((200,), 1, steps=1)
     else:
         yield from loop_rows((50, 200, 1000), {50: 200, 200: 60, 1000: 12}, 3)
+        yield from scan_rows((200, 1000), 3)
         yield from jobs_rows(2, long=True)
     yield from report_rows(1 if quick else 3)

@@ -75,10 +75,14 @@ def main(quick: bool) -> None:
             ("cuDNN enabled", str(torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()))]
     steps = {200: 30 if quick else 100, 1000: 10 if quick else 30}
     for length in (200, 1000):
-        for model in ("rnn", "lstm", "gru"):
+        for model in ("rnn", "lstm", "gru", "mingru", "minlstm"):
             fp32 = steps_per_second(model, length, "", steps[length])
             bf16 = steps_per_second(model, length, "bf16", steps[length])
             rows.append((f"{model} L={length} steps/s", f"fp32 {fp32:.1f}, bf16 {bf16:.1f} ({bf16 / fp32:.2f}x)"))
+    from bench.speed import scan_rows
+
+    for row in scan_rows((200, 1000), 1 if quick else 3, device="cuda"):  # the scan against its step form, on GPU
+        rows.append((row.figure, f"{row.value:.1f} steps/s against {row.baseline:.1f} ({row.ratio:.2f}x)"))
     cells = 8 if quick else 16
     one = cells_per_hour(1, cells)
     for per_gpu in (1, 4, 8):

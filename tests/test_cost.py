@@ -27,7 +27,7 @@ def test_a_step_costs_more_at_longer_lengths_and_the_fit_is_cached_per_machine(t
     def no_timing(*args):
         raise AssertionError("a cached shape was timed again")
 
-    monkeypatch.setattr(cost, "seconds_per_step", no_timing)
+    monkeypatch.setattr(cost, "step_timer", no_timing)
     again = CostModel(tmp_path / "cost.json")
     assert again.step_cost(Cell("adding", 500, "gru", 7, **SMALL)) == fitted  # same shape: seed and L differ
     stored = json.loads((tmp_path / "cost.json").read_text())

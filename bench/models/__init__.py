@@ -73,11 +73,26 @@ FORGET_BIAS = ModelParam(one_bias, "a number in [-20, 20]",
                          "forget-gate bias at initialisation (1: Jozefowicz et al. 2015, the Keras default)")
 
 
+def expansion_factor(text: str) -> int:
+    """`2` -> 2: the factor by which a cell's state is wider than the model's width, 1 to 8."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number (1 to 8)") from None
+    if not 1 <= value <= 8:
+        raise ValueError(f"{text!r}: give a whole number from 1 to 8")
+    return value
+
+
+EXPANSION = ModelParam(expansion_factor, "a whole number 1..8",
+                       "the cell's state is this many times the width (default 1); a GLU mix maps it back")
+
+
 def _fused(floats: float) -> Callable[[int, int], float]:
     return lambda steps, hidden: floats
 
 
-RECURRENT, ZOO = "bench.models.recurrent", "bench.models.zoo"
+RECURRENT, ZOO, MODERN = "bench.models.recurrent", "bench.models.zoo", "bench.models.modern"
 # The built-in models; the factory is the defining module's function of the same name with '-' written '_'
 BUILT_IN: dict[str, ModelSpec] = {
     "rnn": ModelSpec("vanilla tanh RNN (nn.RNN): the baseline that vanishing gradients limit", 1,
@@ -99,6 +114,11 @@ BUILT_IN: dict[str, ModelSpec] = {
     # complex states kept by each of the log2(steps) scan rounds
     "lru": ModelSpec("Linear Recurrent Unit, parallel scan over time (Orvieto et al. 2023)", 1, compiles=True,
                      state_floats=lambda steps, hidden: 24 + 4 * math.ceil(math.log2(max(steps, 2))), module=ZOO),
+    # the scan's log a, log b, their cumulative sums and exponentials, and the block's norm, GELU and GLU
+    "mingru": ModelSpec("minGRU, input-only gates trained with a log-space parallel scan (Feng et al. 2024)", 1,
+                        state_floats=_fused(24), params={"expansion": EXPANSION}, module=MODERN),
+    "minlstm": ModelSpec("minLSTM, normalised input-only gates, log-space parallel scan (Feng et al. 2024)", 1,
+                         state_floats=_fused(28), params={"expansion": EXPANSION}, module=MODERN),
 }
 specs: dict[str, ModelSpec] = {}
 TORCH_NAMES = ("SequenceModel", "_recurrent")  # bench.models.recurrent's, importable from here as before

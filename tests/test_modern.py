@@ -1,0 +1,96 @@
+"""Today's parallel-scan recurrences (bench/models/modern.py): the parallel form equals the step-by-step one,
+forward and backward; no output depends on a later input; the gradient-flow probe sees their states; bad
+parameters are one line."""
+
+import pytest
+import torch
+
+from bench import models
+from bench.flow import gradient_profile, probeable
+from bench.models.modern import log_space_scan
+
+SCAN_MODELS = ["mingru", "minlstm", "mingru:expansion=2", "minlstm:expansion=3"]
+
+
+def _built(name, layers=2, tokens=False, seed=0):
+    torch.manual_seed(seed)
+    return models.build(name, 11 if tokens else 3, 4, hidden=8, layers=layers, tokens=tokens).double()
+
+
+def _inputs(tokens, steps, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    if tokens:
+        return torch.randint(0, 11, (3, steps), generator=generator)
+    return torch.randn(3, steps, 3, generator=generator, dtype=torch.float64)
+
+
+def test_the_log_space_scan_is_the_linear_recurrence():
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 50, 4, generator=generator, dtype=torch.float64), torch.rand(2, 50, 4, generator=generator,
+                                                                                        dtype=torch.float64)
+    h, expected = torch.zeros(2, 4, dtype=torch.float64), []
+    for t in range(50):
+        h = a[:, t] * h + b[:, t]
+        expected.append(h)
+    assert torch.allclose(log_space_scan(a.log(), b.log()), torch.stack(expected, 1), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", SCAN_MODELS)
+@pytest.mark.parametrize("steps", [1, 7, 64, 129])
+@pytest.mark.parametrize("tokens", [False, True])
+def test_the_parallel_form_equals_the_sequential_one_forward_and_backward(name, steps, tokens):
+    model, x = _built(name, tokens=tokens), _inputs(tokens, steps)
+    parallel = model(x)
+    sequential, states = model.forward_with_states(x)
+    assert len(states) == steps and torch.allclose(parallel, sequential, rtol=1e-9, atol=1e-10)
+    weights = torch.randn_like(parallel)
+    grads = [torch.autograd.grad((out * weights).sum(), list(model.parameters())) for out in (parallel, sequential)]
+    for one, other in zip(*grads):
+        assert torch.allclose(one, other, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_no_output_depends_on_a_later_input(name):
+    model, x = _built(name), _inputs(False, 40).requires_grad_(True)
+    out = model(x)
+    for t in (0, 13, 39):
+        grad, = torch.autograd.grad(out[:, t].sum(), x, retain_graph=True)
+        assert grad[:, t + 1:].abs().sum() == 0 and grad[:, :t + 1].abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_long_sequences_stay_finite_in_float32(name):
+    torch.manual_seed(0)
+    model = models.build(name, 3, 4, hidden=16, layers=2, tokens=False)
+    out = model(torch.randn(2, 5000, 3))
+    out.sum().backward()
+    assert torch.isfinite(out).all() and all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_the_gradient_flow_probe_reads_the_state_at_every_step(name):
+    model = _built(name, layers=1).float()
+    assert probeable(model)
+    profile, states = gradient_profile(model, _inputs(False, 30).float(), lambda out: out.square().mean(dim=(1, 2)))
+    assert profile.shape == (30,) and (profile > 0).all() and states[0].shape == (3, 8)
+    assert len(_built(name, layers=2).forward_with_states(_inputs(False, 5))[1][0][0]) == 2 * 8  # every layer's
+
+
+@pytest.mark.parametrize("models_option, message", [
+    ("mingru:expansion=0", "give a whole number from 1 to 8"),
+    ("minlstm:expansion=9", "give a whole number from 1 to 8"),
+    ("mingru:expansion=two", "is not a whole number"),
+    ("mingru:state=16", "model mingru has no parameter 'state' (parameters: expansion="),
+])
+def test_bad_scan_model_parameters_are_one_line_and_exit_2(models_option, message, bench_cli, tmp_path):
+    result = bench_cli("run", "--task", "adding", "--lengths", "10", "--models", models_option, "--out", tmp_path / "out")
+    assert result.code == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scan_model_trains_a_cell_end_to_end(bench_cli, tmp_path):
+    result = bench_cli("run", "--task", "selective-copy", "--lengths", "20", "--models", "mingru,minlstm:expansion=2",
+                       "--steps", "3", "--eval-every", "1", "--eval-size", "8", "--hidden", "8", "--jobs", "1",
+                       "--no-progress", "--out", tmp_path)
+    assert result.code == 0, result.stderr
+    assert "minlstm:expansion=2" in result.stderr and "2 cells (2 computed" in result.stdout
