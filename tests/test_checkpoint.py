@@ -80,6 +80,7 @@ def test_a_killed_cell_resumes_and_ends_bit_identical(kills, every, crash_at_wri
     assert numbers(record) == uninterrupted
 
 
+@pytest.mark.slow  # a killed child and four cells trained (the fast tier kills and resumes one without it)
 def test_a_checkpoint_of_other_settings_is_discarded_and_a_corrupt_one_detected(uninterrupted, tmp_path, capfd):
     cell = make_cell(tmp_path)
     kill_child(cell, 40)

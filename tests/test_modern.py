@@ -88,6 +88,7 @@ def test_bad_scan_model_parameters_are_one_line_and_exit_2(models_option, messag
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a whole CLI run (the fast tier covers the module without it)
 def test_a_scan_model_trains_a_cell_end_to_end(bench_cli, tmp_path):
     result = bench_cli("run", "--task", "selective-copy", "--lengths", "20", "--models", "mingru,minlstm:expansion=2",
                        "--steps", "3", "--eval-every", "1", "--eval-size", "8", "--hidden", "8", "--jobs", "1",
