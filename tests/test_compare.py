@@ -209,3 +209,14 @@ def test_compare_needs_two_runs_or_across(bench_cli, tmp_path):
     run = _run(tmp_path, "one", _lr_run(1e-3, 0.08, "a"))
     assert bench_cli("compare", run).code == 2
     assert bench_cli("compare", run, run, "--across", "lr").code == 2
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_comparison_fits_the_terminal(bench_cli, tmp_path, monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    a, b = _run(tmp_path, "a", BEFORE), _run(tmp_path, "b", AFTER)
+    shown = bench_cli("compare", a, b).stdout
+    assert max(map(len, shown.splitlines())) <= width
+    assert "not comparable (task_version 1 vs 2)" in " ".join(shown.split())  # wrapped, never cut
+    listed = bench_cli("ls", "--out", tmp_path).stdout
+    assert max(map(len, listed.splitlines())) <= width

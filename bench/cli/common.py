@@ -149,3 +149,22 @@ def frame_records(frame: Any) -> list[dict[str, Any]]:
     import json
 
     return json.loads(frame.to_json(orient="records"))
+
+
+def fitted(text: str, width: int | None = None) -> str:
+    """`text` with every line longer than the terminal (or `width`, or COLUMNS) wrapped under a hanging
+    indent; unchanged when it goes to no terminal and COLUMNS is unset (a log keeps whole lines)."""
+    import shutil
+    import sys
+    import textwrap
+
+    if width is None:
+        if not (sys.stdout.isatty() or os.environ.get("COLUMNS")):
+            return text
+        width = shutil.get_terminal_size((120, 24)).columns
+    lines = []
+    for line in text.split("\n"):
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        lines += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) if len(line) > width \
+            else [line]
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from bench.cli.common import frame_records, reachable, writable_file_option
+from bench.cli.common import fitted, frame_records, reachable, writable_file_option
 
 
 def summary_json(summary: Any) -> str:
@@ -259,9 +259,9 @@ def _print_comparison(table: Any, runs: tuple[Path, Path], only_changed: bool, a
                                "markers": marker_counts(table), "correction": correction_note(table),
                                "machines": machines}, indent=1))
         return
-    for line in (contrast_note(contrasts), correction_note(table), format_table(shown), marker_counts(table), machines):
-        if line:
-            click.echo(line)
+    for text in (contrast_note(contrasts), correction_note(table), format_table(shown), marker_counts(table), machines):
+        if text:
+            click.echo(fitted(text))
 
 
 COMMANDS = (report, compare)

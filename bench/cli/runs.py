@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bench.cli.common import reachable, writable_file_option
+from bench.cli.common import fitted, reachable, writable_file_option
 
 out_option = click.option("--out", default="results", show_default=True, help="Results root.")
 
@@ -42,8 +42,9 @@ def list_command(out: str, as_json: bool) -> None:
              f"{run.stored}/{run.total}", run.status, ", ".join(run.settings) or "defaults") for run in runs]
     header = ("name", "created", "tasks", "models", "lengths", "cells", "status", "settings")
     widths = [max(len(text) for text in column) for column in zip(header, *rows)]
-    for texts in (header, *rows):  # columns as wide as their entries; the settings last, unpadded
-        click.echo("  ".join(text.ljust(width) for text, width in zip(texts[:-1], widths)) + "  " + texts[-1])
+    lines = ["  ".join(text.ljust(width) for text, width in zip(texts[:-1], widths)) + "  " + texts[-1]
+             for texts in (header, *rows)]  # columns as wide as their entries; the settings last, unpadded
+    click.echo(fitted("\n".join(lines)))
 
 
 @click.command("rm")
