@@ -378,7 +378,7 @@ def report_rows(repeats: int) -> Iterator[Row]:
               again <= REPORT_SECONDS)
 
 
-SCAN_MODELS = ("mingru", "minlstm")
+SCAN_MODELS = ("mingru", "minlstm", "s6")
 SCAN_WIDTH = 64
 
 

@@ -86,6 +86,22 @@ def expansion_factor(text: str) -> int:
 
 EXPANSION = ModelParam(expansion_factor, "a whole number 1..8",
                        "the cell's state is this many times the width (default 1); a GLU mix maps it back")
+S6_EXPANSION = ModelParam(expansion_factor, "a whole number 1..8",
+                          "the inner width of the block is this many times the width (default 2, as in Mamba)")
+
+
+def state_size(text: str) -> int:
+    """`16` -> 16: numbers of SSM state per channel, 1 to 256."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number (1 to 256)") from None
+    if not 1 <= value <= 256:
+        raise ValueError(f"{text!r}: give a whole number from 1 to 256")
+    return value
+
+
+STATE = ModelParam(state_size, "a whole number 1..256", "SSM state numbers per channel (default 16, as in Mamba)")
 
 
 def _fused(floats: float) -> Callable[[int, int], float]:
@@ -119,6 +135,10 @@ BUILT_IN: dict[str, ModelSpec] = {
                         state_floats=_fused(24), params={"expansion": EXPANSION}, module=MODERN),
     "minlstm": ModelSpec("minLSTM, normalised input-only gates, log-space parallel scan (Feng et al. 2024)", 1,
                          state_floats=_fused(28), params={"expansion": EXPANSION}, module=MODERN),
+    # the chunked scan's rounds keep (inner x state) numbers per step: 2 x 16 each, about a dozen of them
+    "s6": ModelSpec("selective SSM (S6) in Mamba's block: input-dependent step, B and C; chunked parallel scan "
+                    "(Gu & Dao 2023)", 1, state_floats=_fused(400), params={"state": STATE, "expansion": S6_EXPANSION},
+                    module=MODERN),
 }
 specs: dict[str, ModelSpec] = {}
 TORCH_NAMES = ("SequenceModel", "_recurrent")  # bench.models.recurrent's, importable from here as before

@@ -1,5 +1,16 @@
 """Today's parallel-scan recurrences, each checked against its own step-by-step form:
 
+- s6: the selective state-space layer of Mamba (Gu & Dao 2023, arXiv:2312.00752, Sec. 3 and Algorithm 2),
+  in Mamba's block: input projection to two branches of expansion x width, a causal depthwise convolution
+  (kernel 4) and SiLU on one, the selective SSM on it, gated by SiLU of the other, projected back. The SSM
+  has a diagonal A = -exp(A_log) (S4D-real init, A_n = -n), and input-dependent step, input and output
+  matrices: Delta_t = softplus(W_Delta x_t + b) (Delta's rank ceil(width / 16), its bias set so that
+  Delta starts log-uniform in [0.001, 0.1]), B_t = W_B x_t, C_t = W_C x_t. Discretised as Mamba does:
+  h_t = exp(Delta_t A) h_{t-1} + Delta_t B_t x_t, y_t = C_t h_t + D x_t, per channel, `state` numbers each.
+  The parallel form scans chunks of CHUNK steps with a Hillis-Steele scan inside each (log2 CHUNK vector
+  rounds, stable: every factor is a decay in (0, 1]) and carries the state from chunk to chunk; Mamba's
+  fused, recomputing CUDA kernel is not used.
+
 - mingru, minlstm: the minimal GRU and LSTM of Feng, Tung, Ahmed, Bengio & Hajimirsadeghi 2024 ("Were RNNs
   All We Needed?", arXiv:2410.01201, Sec. 3 and its log-space algorithms). Their gates and candidate state
   depend on the input only, so h_t = a_t * h_{t-1} + b_t is a first-order linear recurrence that a scan
@@ -23,11 +34,16 @@ what the gradient-flow probe differentiates (bench/flow.py).
 
 from __future__ import annotations
 
+import math
+from typing import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 MAX_EXPANSION = 8
+CHUNK = 16  # steps per chunk of the S6 scan: log2(CHUNK) vector rounds inside, a carried state between
+CONV = 4  # Mamba's causal depthwise convolution kernel
 
 
 def g(x: torch.Tensor) -> torch.Tensor:
@@ -79,12 +95,106 @@ class MinLSTMCell(nn.Module):
         return (f * h + i * g(self.candidate(x))) / (f + i)
 
 
+def chunked_scan(log_a: torch.Tensor, b: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
+    """h_t = exp(log_a_t) * h_{t-1} + b_t along dim 1 (h_{-1} = 0), log_a <= 0, any trailing shape: a
+    Hillis-Steele scan inside each chunk, the state carried across chunks."""
+    outputs, carried = [], None
+    for start in range(0, b.shape[1], chunk):
+        decay, h = torch.exp(log_a[:, start:start + chunk]), b[:, start:start + chunk]
+        total, offset = decay, 1  # total: the product of the decays over each step's window so far
+        while offset < h.shape[1]:
+            h = h + torch.cat([torch.zeros_like(h[:, :offset]), h[:, :-offset] * total[:, offset:]], dim=1)
+            total = total * torch.cat([torch.ones_like(total[:, :offset]), total[:, :-offset]], dim=1)
+            offset *= 2
+        if carried is not None:
+            h = h + total * carried[:, None]
+        outputs.append(h)
+        carried = h[:, -1]
+    return torch.cat(outputs, dim=1)
+
+
+class S6(nn.Module):
+    """Mamba's block around the selective SSM (see the module docstring); width -> width."""
+
+    def __init__(self, width: int, state: int, expansion: int) -> None:
+        super().__init__()
+        inner, rank = expansion * width, math.ceil(width / 16)
+        self.inner, self.rank, self.state = inner, rank, state
+        self.in_proj = nn.Linear(width, 2 * inner, bias=False)
+        self.conv = nn.Conv1d(inner, inner, CONV, groups=inner, padding=CONV - 1)
+        self.x_proj = nn.Linear(inner, rank + 2 * state, bias=False)
+        self.dt_proj = nn.Linear(rank, inner)
+        step = torch.exp(torch.rand(inner) * (math.log(0.1) - math.log(0.001)) + math.log(0.001))
+        with torch.no_grad():  # softplus(bias) = step: Delta starts log-uniform in [0.001, 0.1]
+            self.dt_proj.bias.copy_(step + torch.log(-torch.expm1(-step)))
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, state + 1, dtype=torch.float32)).repeat(inner, 1))
+        self.D = nn.Parameter(torch.ones(inner))
+        self.out_proj = nn.Linear(inner, width, bias=False)
+
+    @property
+    def state_size(self) -> int:
+        """What the step form carries: the convolution's last CONV - 1 inputs and the SSM state."""
+        return self.inner * (CONV - 1) + self.inner * self.state
+
+    def _selective(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(log decay Delta A, input Delta B x, C) for conv outputs x (..., inner)."""
+        dt, B, C = self.x_proj(x).split([self.rank, self.state, self.state], dim=-1)
+        dt = F.softplus(self.dt_proj(dt))
+        A = -torch.exp(self.A_log)
+        return dt[..., None] * A, (dt * x)[..., None] * B[..., None, :], C
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        x, z = self.in_proj(u).chunk(2, dim=-1)
+        x = F.silu(self.conv(x.transpose(1, 2))[..., :u.shape[1]].transpose(1, 2))
+        log_a, b, C = self._selective(x)
+        y = torch.einsum("btdn,btn->btd", chunked_scan(log_a, b), C) + x * self.D
+        return self.out_proj(y * F.silu(z))
+
+    def step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One time step: u (batch, width) and the carried state (batch, state_size) -> (output, new state).
+        The output is read from the new state tensor (the probe differentiates that tensor)."""
+        sizes = [self.inner * (CONV - 1), self.inner * self.state]
+        old_window, h = state.split(sizes, dim=1)
+        old_window = old_window.view(len(u), self.inner, CONV - 1)  # the last CONV - 1 inputs, oldest first
+        x, z = self.in_proj(u).chunk(2, dim=-1)
+        window = torch.cat([old_window[..., 1:], x[..., None]], dim=2)
+        log_a, b, _ = self._selective(self._convolved(old_window, window))
+        h = torch.exp(log_a) * h.view(len(u), self.inner, self.state) + b
+        new = torch.cat([window.flatten(1), h.flatten(1)], dim=1)
+        window, h = (part.view(len(u), self.inner, -1) for part in new.split(sizes, dim=1))
+        x = self._convolved(old_window, window)
+        y = (h * self._selective(x)[2][:, None, :]).sum(-1) + x * self.D
+        return self.out_proj(y * F.silu(z)), new
+
+    def _convolved(self, old_window: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        """SiLU of the causal convolution at this step: the oldest input of the old window, then the new one."""
+        inputs = torch.cat([old_window[..., :1], window], dim=2)
+        return F.silu((inputs * self.conv.weight[:, 0]).sum(-1) + self.conv.bias)
+
+
+class MambaBlock(nn.Module):
+    """Mamba's residual block: x + S6(LayerNorm(x))."""
+
+    def __init__(self, width: int, state: int, expansion: int) -> None:
+        super().__init__()
+        self.norm, self.mixer = nn.LayerNorm(width), S6(width, state, expansion)
+        self.state_size = self.mixer.state_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mixer(self.norm(x))
+
+    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out, state = self.mixer.step(self.norm(x), state)
+        return x + out, state
+
+
 class ScanBlock(nn.Module):
     """Pre-norm residual block: LayerNorm, the cell, GELU, then a GLU channel mix back to the width."""
 
     def __init__(self, width: int, cell: nn.Module, size: int) -> None:
         super().__init__()
         self.norm, self.cell, self.mix = nn.LayerNorm(width), cell, nn.Linear(size, 2 * width)
+        self.state_size = size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self._out(self.cell(self.norm(x)))
@@ -99,14 +209,14 @@ class ScanBlock(nn.Module):
 
 
 class ScanNetwork(nn.Module):
-    """Encoder, `layers` scan blocks, a final norm and a linear readout per step."""
+    """Encoder, `layers` blocks (each made by `block(width)`, with a parallel `forward` and a `step`), a final
+    norm and a linear readout per step."""
 
-    def __init__(self, cell: type[nn.Module], n_inputs: int, n_outputs: int, width: int, layers: int, tokens: bool,
-                 expansion: int) -> None:
+    def __init__(self, block: Callable[[int], nn.Module], n_inputs: int, n_outputs: int, width: int, layers: int,
+                 tokens: bool) -> None:
         super().__init__()
-        self.size = width * expansion
         self.encode = nn.Embedding(n_inputs, width) if tokens else nn.Linear(n_inputs, width)
-        self.blocks = nn.ModuleList(ScanBlock(width, cell(width, self.size), self.size) for _ in range(layers))
+        self.blocks = nn.ModuleList(block(width) for _ in range(layers))
         self.norm, self.readout = nn.LayerNorm(width), nn.Linear(width, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,11 +229,12 @@ class ScanNetwork(nn.Module):
         """The same outputs computed one step at a time, and the whole state (every layer's) at every step:
         each step reads the state tensor the step before produced, so the probe's gradients flow through it."""
         inputs = self.encode(x)
-        state = inputs.new_zeros(len(x), self.size * len(self.blocks))
+        sizes = [block.state_size for block in self.blocks]
+        state = inputs.new_zeros(len(x), sum(sizes))
         tops, states = [], []
         for t in range(inputs.shape[1]):
             u, updated = inputs[:, t], []
-            for block, h in zip(self.blocks, state.split(self.size, dim=1)):
+            for block, h in zip(self.blocks, state.split(sizes, dim=1)):
                 u, h = block.step(u, h)
                 updated.append(h)
             state = updated[0] if len(updated) == 1 else torch.cat(updated, dim=1)  # as recurrent.unroll stacks it
@@ -132,18 +243,28 @@ class ScanNetwork(nn.Module):
         return self.readout(self.norm(torch.stack(tops, 1))), states
 
 
-def _checked(expansion: int | None) -> int:
-    expansion = 1 if expansion is None else expansion
+def _checked(expansion: int | None, default: int = 1) -> int:
+    expansion = default if expansion is None else expansion
     if not 1 <= expansion <= MAX_EXPANSION:
         raise ValueError(f"expansion must be 1..{MAX_EXPANSION}")
     return expansion
 
 
+def _min_block(cell: type[nn.Module], expansion: int) -> Callable[[int], nn.Module]:
+    return lambda width: ScanBlock(width, cell(width, width * expansion), width * expansion)
+
+
 def mingru(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
            expansion: int | None = None) -> ScanNetwork:
-    return ScanNetwork(MinGRUCell, n_inputs, n_outputs, hidden, layers, tokens, _checked(expansion))
+    return ScanNetwork(_min_block(MinGRUCell, _checked(expansion)), n_inputs, n_outputs, hidden, layers, tokens)
 
 
 def minlstm(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
             expansion: int | None = None) -> ScanNetwork:
-    return ScanNetwork(MinLSTMCell, n_inputs, n_outputs, hidden, layers, tokens, _checked(expansion))
+    return ScanNetwork(_min_block(MinLSTMCell, _checked(expansion)), n_inputs, n_outputs, hidden, layers, tokens)
+
+
+def s6(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
+       state: int | None = None, expansion: int | None = None) -> ScanNetwork:
+    state, expansion = state or 16, _checked(expansion, default=2)
+    return ScanNetwork(lambda width: MambaBlock(width, state, expansion), n_inputs, n_outputs, hidden, layers, tokens)
