@@ -385,7 +385,8 @@ SCAN_WIDTH = 64
 def scan_rows(lengths: tuple[int, ...], repeats: int, steps: int = 3, device: str = "cpu") -> Iterator[Row]:
     """Each parallel-scan model's training step (forward, backward, Adam; batch 64, adding) against the
     same model's step-by-step form and against nn.GRU at matched parameters (the best of `repeats`
-    alternating rounds each): the speed-up its scan buys, and where it stands beside the fused GRU."""
+    alternating rounds each): what its scan buys, and where it stands beside the fused GRU. For s6 also its
+    chunked scan against its looped one (the training path on a CPU is the looped one; see S6.forward)."""
     import torch
 
     import longdep_tasks as tasks
@@ -400,16 +401,34 @@ def scan_rows(lengths: tuple[int, ...], repeats: int, steps: int = 3, device: st
             target = models.count_parameters(scan)
             width = models.width_for_params("gru", target, task.n_inputs, task.n_outputs, False)
             gru = models.build("gru", task.n_inputs, task.n_outputs, width, 1, False).to(device)
-            parallel, sequential, fused = best_of(
-                repeats, _step_timer(scan, scan, x, y, steps),
-                _step_timer(scan, lambda inputs: scan.forward_with_states(inputs)[0], x, y, steps),
-                _step_timer(gru, gru, x, y, steps))
-            # informational: on one CPU thread the scan's transcendentals cost about what the loop saves; its
-            # gain is parallel hardware (benchmarks/gpu_check.py)
-            yield Row(f"{name} training step L={length}, parallel scan vs its sequential form", 1 / parallel,
-                      1 / sequential, "steps/s", sequential / parallel, "", None)
-            yield Row(f"{name} training step L={length} vs nn.GRU at {target:,} parameters", 1 / parallel,
-                      1 / fused, "steps/s", fused / parallel, "", None)
+            timers = [_step_timer(scan, scan, x, y, steps),
+                      _step_timer(scan, lambda inputs: scan.forward_with_states(inputs)[0], x, y, steps),
+                      _step_timer(gru, gru, x, y, steps)]
+            if name == "s6":
+                timers.append(_step_timer(scan, lambda inputs: _forced(scan, "chunked", inputs), x, y, steps))
+                timers.append(_step_timer(scan, lambda inputs: _forced(scan, "looped", inputs), x, y, steps))
+            times = best_of(repeats, *timers)
+            path, sequential, fused = times[:3]
+            yield Row(f"{name} training step L={length}, its training path vs its step-by-step form", 1 / path,
+                      1 / sequential, "steps/s", sequential / path, "", None)
+            yield Row(f"{name} training step L={length} vs nn.GRU at {target:,} parameters", 1 / path,
+                      1 / fused, "steps/s", fused / path, "", None)
+            if name == "s6":
+                chunked, looped = times[3:]
+                yield Row(f"s6 training step L={length}, chunked scan vs looped scan", 1 / chunked, 1 / looped,
+                          "steps/s", looped / chunked, "", None)
+
+
+def _forced(model: Any, scan: str, inputs: Any) -> Any:
+    """The model's outputs with every S6 layer forced to `scan` (then back to choosing by device)."""
+    layers = [module for module in model.modules() if hasattr(module, "scan")]
+    for layer in layers:
+        layer.scan = scan
+    try:
+        return model(inputs)
+    finally:
+        for layer in layers:
+            layer.scan = "auto"
 
 
 def _step_timer(model: Any, forward: Callable[[Any], Any], x: Any, y: Any, steps: int) -> Callable[[], float]:

@@ -24,6 +24,17 @@ def _inputs(tokens, steps, seed=1):
     return torch.randn(3, steps, 3, generator=generator, dtype=torch.float64)
 
 
+def _assert_same_gradients(model, parallel, sequential):
+    """Both forms give every parameter the same gradient for the same random output weighting; a parameter
+    neither form used (one step: A's decay of a zero state) counts as zero."""
+    weights = torch.randn_like(parallel)
+    parameters = list(model.parameters())
+    grads = [torch.autograd.grad((out * weights).sum(), parameters, allow_unused=True) for out in (parallel, sequential)]
+    for one, other, parameter in zip(*grads, parameters):
+        one, other = (torch.zeros_like(parameter) if g is None else g for g in (one, other))
+        assert torch.allclose(one, other, rtol=1e-7, atol=1e-9)
+
+
 def test_the_log_space_scan_is_the_linear_recurrence():
     generator = torch.Generator().manual_seed(0)
     a, b = torch.rand(2, 50, 4, generator=generator, dtype=torch.float64), torch.rand(2, 50, 4, generator=generator,
@@ -56,12 +67,19 @@ def test_the_parallel_form_equals_the_sequential_one_forward_and_backward(name, 
     parallel = model(x)
     sequential, states = model.forward_with_states(x)
     assert len(states) == steps and torch.allclose(parallel, sequential, rtol=1e-9, atol=1e-10)
-    weights = torch.randn_like(parallel)
-    parameters = list(model.parameters())
-    grads = [torch.autograd.grad((out * weights).sum(), parameters, allow_unused=True) for out in (parallel, sequential)]
-    for one, other, parameter in zip(*grads, parameters):  # unused (one step: A's decay of a zero state) is zero
-        one, other = (torch.zeros_like(parameter) if g is None else g for g in (one, other))
-        assert torch.allclose(one, other, rtol=1e-7, atol=1e-9)
+    _assert_same_gradients(model, parallel, sequential)
+
+
+@pytest.mark.parametrize("scan", ["chunked", "looped"])
+@pytest.mark.parametrize("steps", [1, 7, CHUNK * 2, 41])
+def test_both_s6_scans_equal_its_step_form(scan, steps):
+    model, x = _built("s6"), _inputs(False, steps)
+    for layer in model.modules():
+        if hasattr(layer, "scan"):
+            layer.scan = scan
+    parallel, (sequential, _) = model(x), model.forward_with_states(x)
+    assert torch.allclose(parallel, sequential, rtol=1e-9, atol=1e-10)
+    _assert_same_gradients(model, parallel, sequential)
 
 
 @pytest.mark.parametrize("name", ["mingru", "minlstm", "s6"])

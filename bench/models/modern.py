@@ -113,6 +113,18 @@ def chunked_scan(log_a: torch.Tensor, b: torch.Tensor, chunk: int = CHUNK) -> to
     return torch.cat(outputs, dim=1)
 
 
+def looped_scan(dt: torch.Tensor, A: torch.Tensor, x: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    """y_t = C_t . h_t with h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t, one step at a time over dim 1 (Mamba's
+    reference scan): dt and x (batch, T, inner), A (inner, N), B and C (batch, T, N). Forms only
+    (batch, inner, N) numbers per step."""
+    h = x.new_zeros(x.shape[0], x.shape[2], A.shape[1])
+    outputs = []
+    for t in range(x.shape[1]):
+        h = torch.exp(dt[:, t, :, None] * A) * h + (dt[:, t] * x[:, t])[..., None] * B[:, t, None, :]
+        outputs.append((h * C[:, t, None, :]).sum(-1))
+    return torch.stack(outputs, dim=1)
+
+
 class S6(nn.Module):
     """Mamba's block around the selective SSM (see the module docstring); width -> width."""
 
@@ -130,25 +142,36 @@ class S6(nn.Module):
         self.A_log = nn.Parameter(torch.log(torch.arange(1, state + 1, dtype=torch.float32)).repeat(inner, 1))
         self.D = nn.Parameter(torch.ones(inner))
         self.out_proj = nn.Linear(inner, width, bias=False)
+        self.scan = "auto"  # see forward
 
     @property
     def state_size(self) -> int:
         """What the step form carries: the convolution's last CONV - 1 inputs and the SSM state."""
         return self.inner * (CONV - 1) + self.inner * self.state
 
+    def _parameters_of(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(Delta, B, C) for conv outputs x (..., inner)."""
+        dt, B, C = self.x_proj(x).split([self.rank, self.state, self.state], dim=-1)
+        return F.softplus(self.dt_proj(dt)), B, C
+
     def _selective(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(log decay Delta A, input Delta B x, C) for conv outputs x (..., inner)."""
-        dt, B, C = self.x_proj(x).split([self.rank, self.state, self.state], dim=-1)
-        dt = F.softplus(self.dt_proj(dt))
-        A = -torch.exp(self.A_log)
-        return dt[..., None] * A, (dt * x)[..., None] * B[..., None, :], C
+        dt, B, C = self._parameters_of(x)
+        return dt[..., None] * -torch.exp(self.A_log), (dt * x)[..., None] * B[..., None, :], C
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """`scan` "auto": the parallel chunked scan on a GPU; on a CPU the looped scan, which is faster there
+        (its steps are small, where the chunked scan writes every (step, channel, state) number log2(CHUNK)
+        times: 0.21x at L=200, docs/speed.md). "chunked" or "looped" force one. Both are tested equal to `step`."""
         x, z = self.in_proj(u).chunk(2, dim=-1)
         x = F.silu(self.conv(x.transpose(1, 2))[..., :u.shape[1]].transpose(1, 2))
-        log_a, b, C = self._selective(x)
-        y = torch.einsum("btdn,btn->btd", chunked_scan(log_a, b), C) + x * self.D
-        return self.out_proj(y * F.silu(z))
+        if self.scan == "chunked" or (self.scan == "auto" and u.is_cuda):
+            log_a, b, C = self._selective(x)
+            y = torch.einsum("btdn,btn->btd", chunked_scan(log_a, b), C)
+        else:
+            dt, B, C = self._parameters_of(x)
+            y = looped_scan(dt, -torch.exp(self.A_log), x, B, C)
+        return self.out_proj((y + x * self.D) * F.silu(z))
 
     def step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One time step: u (batch, width) and the carried state (batch, state_size) -> (output, new state).
