@@ -378,7 +378,7 @@ def report_rows(repeats: int) -> Iterator[Row]:
               again <= REPORT_SECONDS)
 
 
-SCAN_MODELS = ("mingru", "minlstm", "s6")
+SCAN_MODELS = ("mingru", "minlstm", "s6", "mlstm")
 SCAN_WIDTH = 64
 
 

@@ -75,7 +75,7 @@ def main(quick: bool) -> None:
             ("cuDNN enabled", str(torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()))]
     steps = {200: 30 if quick else 100, 1000: 10 if quick else 30}
     for length in (200, 1000):
-        for model in ("rnn", "lstm", "gru", "mingru", "minlstm", "s6"):
+        for model in ("rnn", "lstm", "gru", "mingru", "minlstm", "s6", "mlstm"):
             fp32 = steps_per_second(model, length, "", steps[length])
             bf16 = steps_per_second(model, length, "bf16", steps[length])
             rows.append((f"{model} L={length} steps/s", f"fp32 {fp32:.1f}, bf16 {bf16:.1f} ({bf16 / fp32:.2f}x)"))

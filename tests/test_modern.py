@@ -9,7 +9,8 @@ from bench import models
 from bench.flow import gradient_profile, probeable
 from bench.models.modern import CHUNK, chunked_scan, log_space_scan
 
-SCAN_MODELS = ["mingru", "minlstm", "mingru:expansion=2", "minlstm:expansion=3", "s6", "s6:expansion=1,state=4"]
+SCAN_MODELS = ["mingru", "minlstm", "mingru:expansion=2", "minlstm:expansion=3", "s6", "s6:expansion=1,state=4",
+               "mlstm", "mlstm:expansion=1,heads=3"]
 
 
 def _built(name, layers=2, tokens=False, seed=0):
@@ -82,7 +83,7 @@ def test_both_s6_scans_equal_its_step_form(scan, steps):
     _assert_same_gradients(model, parallel, sequential)
 
 
-@pytest.mark.parametrize("name", ["mingru", "minlstm", "s6"])
+@pytest.mark.parametrize("name", ["mingru", "minlstm", "s6", "mlstm"])
 def test_no_output_depends_on_a_later_input(name):
     model, x = _built(name), _inputs(False, 40).requires_grad_(True)
     out = model(x)
@@ -91,16 +92,17 @@ def test_no_output_depends_on_a_later_input(name):
         assert grad[:, t + 1:].abs().sum() == 0 and grad[:, :t + 1].abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", ["mingru", "minlstm", "s6"])
-def test_long_sequences_stay_finite_in_float32(name):
+@pytest.mark.parametrize("name, steps", [("mingru", 5000), ("minlstm", 5000), ("s6", 5000), ("mlstm", 1500)])
+def test_long_sequences_stay_finite_in_float32(name, steps):
     torch.manual_seed(0)
     model = models.build(name, 3, 4, hidden=16, layers=2, tokens=False)
-    out = model(torch.randn(2, 5000, 3))
+    out = model(torch.randn(2, steps, 3))
     out.sum().backward()
     assert torch.isfinite(out).all() and all(torch.isfinite(p.grad).all() for p in model.parameters())
 
 
-@pytest.mark.parametrize("name, size", [("mingru", 8), ("minlstm", 8), ("s6", 16 * 3 + 16 * 16)])
+@pytest.mark.parametrize("name, size", [("mingru", 8), ("minlstm", 8), ("s6", 16 * 3 + 16 * 16),
+                                        ("mlstm", 4 * (4 * 4 + 4 + 1))])
 def test_the_gradient_flow_probe_reads_the_state_at_every_step(name, size):
     model = _built(name, layers=1).float()
     assert probeable(model)
@@ -118,6 +120,9 @@ def test_the_gradient_flow_probe_reads_the_state_at_every_step(name, size):
     ("s6:state=300", "give a whole number from 1 to 256"),
     ("s6:expansion=9", "give a whole number from 1 to 8"),
     ("s6:rank=2", "model s6 has no parameter 'rank' (parameters: state="),
+    ("mlstm:heads=0", "give a whole number from 1 to 64"),
+    ("mlstm:heads=65", "give a whole number from 1 to 64"),
+    ("mlstm:state=4", "model mlstm has no parameter 'state' (parameters: heads="),
 ])
 def test_bad_scan_model_parameters_are_one_line_and_exit_2(models_option, message, bench_cli, tmp_path):
     result = bench_cli("run", "--task", "adding", "--lengths", "10", "--models", models_option, "--out", tmp_path / "out")
@@ -127,8 +132,8 @@ def test_bad_scan_model_parameters_are_one_line_and_exit_2(models_option, messag
 
 @pytest.mark.slow  # a whole CLI run (the fast tier covers the module without it)
 def test_a_scan_model_trains_a_cell_end_to_end(bench_cli, tmp_path):
-    result = bench_cli("run", "--task", "selective-copy", "--lengths", "20", "--models", "mingru,minlstm:expansion=2,s6",
+    result = bench_cli("run", "--task", "selective-copy", "--lengths", "20", "--models", "mingru,minlstm:expansion=2,s6,mlstm",
                        "--steps", "3", "--eval-every", "1", "--eval-size", "8", "--hidden", "8", "--jobs", "1",
                        "--no-progress", "--out", tmp_path)
     assert result.code == 0, result.stderr
-    assert "minlstm:expansion=2" in result.stderr and "3 cells (3 computed" in result.stdout
+    assert "minlstm:expansion=2" in result.stderr and "4 cells (4 computed" in result.stdout

@@ -104,6 +104,24 @@ def state_size(text: str) -> int:
 STATE = ModelParam(state_size, "a whole number 1..256", "SSM state numbers per channel (default 16, as in Mamba)")
 
 
+def head_count(text: str) -> int:
+    """`4` -> 4: attention-like heads of a matrix memory, 1 to 64."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number (1 to 64)") from None
+    if not 1 <= value <= 64:
+        raise ValueError(f"{text!r}: give a whole number from 1 to 64")
+    return value
+
+
+HEADS = ModelParam(head_count, "a whole number 1..64",
+                   "heads, each with its own (d x d) matrix memory and gates (default 4, as in xLSTM's mLSTM)")
+MLSTM_EXPANSION = ModelParam(expansion_factor, "a whole number 1..8",
+                             "the cell's inner width is this many times the width, rounded up to whole heads "
+                             "(default 2)")
+
+
 def _fused(floats: float) -> Callable[[int, int], float]:
     return lambda steps, hidden: floats
 
@@ -139,6 +157,11 @@ BUILT_IN: dict[str, ModelSpec] = {
     "s6": ModelSpec("selective SSM (S6) in Mamba's block: input-dependent step, B and C; chunked parallel scan "
                     "(Gu & Dao 2023)", 1, state_floats=_fused(400), params={"state": STATE, "expansion": S6_EXPANSION},
                     module=MODERN),
+    # the parallel form's (T x T) decay, score and weight matrices per head, as for attention
+    "mlstm": ModelSpec("matrix-memory LSTM of xLSTM: exponential input gate, stabiliser, (d x d) memory per head; "
+                       "parallel form (Beck et al. 2024)", 1,
+                       state_floats=lambda steps, hidden: 40 + 6 * 4 * steps / hidden,
+                       params={"heads": HEADS, "expansion": MLSTM_EXPANSION}, module=MODERN),
 }
 specs: dict[str, ModelSpec] = {}
 TORCH_NAMES = ("SequenceModel", "_recurrent")  # bench.models.recurrent's, importable from here as before

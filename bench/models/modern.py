@@ -27,6 +27,17 @@ mix, the residual; bench's block, not the paper's code), `layers` of them betwee
 readout. `expansion` widens the cell's state to expansion x width (Feng et al. use an expansion factor in
 their stacked models); the GLU mix maps it back.
 
+- mlstm: the matrix-memory LSTM cell of xLSTM (Beck, Pöppel, Spanring, Auer, Prudnikova, Kopp, Klambauer,
+  Brandstetter & Hochreiter 2024, arXiv:2405.04517, Sec. 2.3 and Appendix A.3), per head of size d:
+  C_t = f_t C_{t-1} + i_t v_t k_t^T, n_t = f_t n_{t-1} + i_t k_t, h_t = o_t * C_t q_t / max(|n_t^T q_t|, 1),
+  with an exponential input gate i_t = exp(i~_t), a sigmoid forget gate, k scaled by 1/sqrt(d), and the
+  paper's stabiliser m_t = max(log f_t + m_{t-1}, i~_t) dividing both out (so the bound 1 becomes
+  exp(-m_t)). Its parallel form is the paper's: a causal (T x T) decay matrix D_ts = exp(sum of log f over
+  s+1..t + i~_s - m_t) weighting the (q_t . k_s) scores, normalised per row. q, k, v, the gates and the output
+  gate are projections of the block's normed input (inner width = expansion x width, `heads` heads), in a
+  pre-norm residual block with an output projection (the inner width rounded up to whole heads): bench's block, not the paper's (no causal convolution,
+  no group norm, no up-projection gate).
+
 `forward` is the parallel form used for training; `forward_with_states` replays the same network one step
 at a time (every layer's state at every step), the sequential reference the tests hold it equal to and
 what the gradient-flow probe differentiates (bench/flow.py).
@@ -253,7 +264,8 @@ class ScanNetwork(nn.Module):
         each step reads the state tensor the step before produced, so the probe's gradients flow through it."""
         inputs = self.encode(x)
         sizes = [block.state_size for block in self.blocks]
-        state = inputs.new_zeros(len(x), sum(sizes))
+        state = torch.cat([block.initial_state(len(x), inputs) if hasattr(block, "initial_state")
+                           else inputs.new_zeros(len(x), size) for block, size in zip(self.blocks, sizes)], dim=1)
         tops, states = [], []
         for t in range(inputs.shape[1]):
             u, updated = inputs[:, t], []
@@ -264,6 +276,90 @@ class ScanNetwork(nn.Module):
             tops.append(u)
             states.append(state)
         return self.readout(self.norm(torch.stack(tops, 1))), states
+
+
+MLSTM_START = -1e30  # m_0: the stabiliser before any input (minus infinity, kept finite for autograd)
+
+
+class MLSTM(nn.Module):
+    """The mLSTM cell over (batch, time, width) -> (batch, time, inner), parallel and step by step."""
+
+    def __init__(self, width: int, inner: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.inner, self.head = heads, inner, inner // heads
+        self.qkv = nn.Linear(width, 3 * inner)
+        self.gates = nn.Linear(width, 2 * heads)  # input and forget pre-activations, one of each per head
+        self.output_gate = nn.Linear(width, inner)
+        with torch.no_grad():  # forget gates start open (xLSTM: bias linspace 3..6), input gates near 0
+            self.gates.bias[heads:] = torch.linspace(3.0, 6.0, heads)
+            self.gates.bias[:heads] = 0.0
+
+    @property
+    def state_size(self) -> int:
+        """C (d x d per head), n (d per head) and m (one per head)."""
+        return self.heads * (self.head * self.head + self.head + 1)
+
+    def _projected(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """q, k (scaled by 1/sqrt(d)), v as (..., heads, d); input and log-forget pre-activations (..., heads)."""
+        q, k, v = (part.unflatten(-1, (self.heads, self.head)) for part in self.qkv(x).chunk(3, dim=-1))
+        input_gate, forget_gate = self.gates(x).chunk(2, dim=-1)
+        return q, k / math.sqrt(self.head), v, input_gate, F.logsigmoid(forget_gate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v, input_gate, log_forget = (part.transpose(1, 2) for part in self._projected(x))  # heads first
+        steps = x.shape[1]
+        cumulative = torch.cumsum(log_forget, dim=-1)  # (batch, heads, T)
+        causal = torch.ones(steps, steps, dtype=torch.bool, device=x.device).tril()
+        log_d = (cumulative[..., :, None] - cumulative[..., None, :] + input_gate[..., None, :]).masked_fill(
+            ~causal, float("-inf"))  # sum of log f over s+1..t, plus i~_s, for s <= t
+        m = log_d.amax(dim=-1, keepdim=True)
+        scores = (q @ k.transpose(-1, -2)) * torch.exp(log_d - m)
+        normaliser = torch.maximum(scores.sum(-1, keepdim=True).abs(), torch.exp(-m))
+        h = (scores / normaliser) @ v  # (batch, heads, T, d)
+        return torch.sigmoid(self.output_gate(x)) * h.transpose(1, 2).flatten(2)
+
+    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step: x (batch, width), state (batch, state_size) -> (h (batch, inner), new state)."""
+        heads, d = self.heads, self.head
+        C, n, m = state.split([heads * d * d, heads * d, heads], dim=1)
+        C, n = C.view(-1, heads, d, d), n.view(-1, heads, d)
+        q, k, v, input_gate, log_forget = self._projected(x)
+        m_new = torch.maximum(log_forget + m, input_gate)
+        forget, write = torch.exp(log_forget + m - m_new), torch.exp(input_gate - m_new)
+        C = forget[..., None, None] * C + write[..., None, None] * v[..., :, None] * k[..., None, :]
+        n = forget[..., None] * n + write[..., None] * k
+        new = torch.cat([C.flatten(1), n.flatten(1), m_new], dim=1)
+        C, n, m_new = new.split([heads * d * d, heads * d, heads], dim=1)  # read back: the output depends on it
+        C, n = C.view(-1, heads, d, d), n.view(-1, heads, d)
+        numerator = (C @ q[..., None])[..., 0]
+        normaliser = torch.maximum((n * q).sum(-1).abs(), torch.exp(-m_new))
+        h = numerator / normaliser[..., None]
+        return torch.sigmoid(self.output_gate(x)) * h.flatten(1), new
+
+    def initial_state(self, batch: int, like: torch.Tensor) -> torch.Tensor:
+        state = like.new_zeros(batch, self.state_size)
+        state[:, -self.heads:] = MLSTM_START
+        return state
+
+
+class MLSTMBlock(nn.Module):
+    """Pre-norm residual block: x + W_out mLSTM(LayerNorm(x))."""
+
+    def __init__(self, width: int, expansion: int, heads: int) -> None:
+        super().__init__()
+        inner = heads * math.ceil(expansion * width / heads)  # expansion x width, rounded up to whole heads
+        self.norm, self.cell, self.out = nn.LayerNorm(width), MLSTM(width, inner, heads), nn.Linear(inner, width)
+        self.state_size = self.cell.state_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.out(self.cell(self.norm(x)))
+
+    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, state = self.cell.step(self.norm(x), state)
+        return x + self.out(h), state
+
+    def initial_state(self, batch: int, like: torch.Tensor) -> torch.Tensor:
+        return self.cell.initial_state(batch, like)
 
 
 def _checked(expansion: int | None, default: int = 1) -> int:
@@ -291,3 +387,9 @@ def s6(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool
        state: int | None = None, expansion: int | None = None) -> ScanNetwork:
     state, expansion = state or 16, _checked(expansion, default=2)
     return ScanNetwork(lambda width: MambaBlock(width, state, expansion), n_inputs, n_outputs, hidden, layers, tokens)
+
+
+def mlstm(n_inputs: int, n_outputs: int, hidden: int, layers: int = 1, tokens: bool = False,
+          heads: int | None = None, expansion: int | None = None) -> ScanNetwork:
+    heads, expansion = heads or 4, _checked(expansion, default=2)
+    return ScanNetwork(lambda width: MLSTMBlock(width, expansion, heads), n_inputs, n_outputs, hidden, layers, tokens)
