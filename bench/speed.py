@@ -380,13 +380,17 @@ def report_rows(repeats: int) -> Iterator[Row]:
 
 SCAN_MODELS = ("mingru", "minlstm", "s6", "mlstm")
 SCAN_WIDTH = 64
+# the two forms a model may train with, timed against each other (up to ALTERNATIVES_ON_CPU steps on a CPU:
+# beyond, s6's chunked scan takes minutes a step there)
+ALTERNATIVES = {"s6": (("scan", "chunked"), ("scan", "looped")), "mlstm": (("form", "parallel"), ("form", "recurrent"))}
+ALTERNATIVES_ON_CPU = 200
 
 
 def scan_rows(lengths: tuple[int, ...], repeats: int, steps: int = 3, device: str = "cpu") -> Iterator[Row]:
     """Each parallel-scan model's training step (forward, backward, Adam; batch 64, adding) against the
     same model's step-by-step form and against nn.GRU at matched parameters (the best of `repeats`
-    alternating rounds each): what its scan buys, and where it stands beside the fused GRU. For s6 also its
-    chunked scan against its looped one (the training path on a CPU is the looped one; see S6.forward)."""
+    alternating rounds each): what its scan buys, and where it stands beside the fused GRU; for s6 and mlstm
+    also their two training forms against each other (see S6.forward, MLSTM.forward)."""
     import torch
 
     import longdep_tasks as tasks
@@ -404,31 +408,33 @@ def scan_rows(lengths: tuple[int, ...], repeats: int, steps: int = 3, device: st
             timers = [_step_timer(scan, scan, x, y, steps),
                       _step_timer(scan, lambda inputs: scan.forward_with_states(inputs)[0], x, y, steps),
                       _step_timer(gru, gru, x, y, steps)]
-            if name == "s6":
-                timers.append(_step_timer(scan, lambda inputs: _forced(scan, "chunked", inputs), x, y, steps))
-                timers.append(_step_timer(scan, lambda inputs: _forced(scan, "looped", inputs), x, y, steps))
+            forms = ALTERNATIVES.get(name) if device != "cpu" or length <= ALTERNATIVES_ON_CPU else None
+            for form in forms or ():  # e.g. s6's chunked scan and its looped one, both forced
+                timers.append(_step_timer(scan, lambda inputs, form=form: _forced(scan, form, inputs), x, y, steps))
             times = best_of(repeats, *timers)
             path, sequential, fused = times[:3]
             yield Row(f"{name} training step L={length}, its training path vs its step-by-step form", 1 / path,
                       1 / sequential, "steps/s", sequential / path, "", None)
             yield Row(f"{name} training step L={length} vs nn.GRU at {target:,} parameters", 1 / path,
                       1 / fused, "steps/s", fused / path, "", None)
-            if name == "s6":
-                chunked, looped = times[3:]
-                yield Row(f"s6 training step L={length}, chunked scan vs looped scan", 1 / chunked, 1 / looped,
-                          "steps/s", looped / chunked, "", None)
+            if forms:
+                (attribute, first), (_, second) = forms
+                yield Row(f"{name} training step L={length}, {first} {attribute} vs {second}", 1 / times[3],
+                          1 / times[4], "steps/s", times[4] / times[3], "", None)
 
 
-def _forced(model: Any, scan: str, inputs: Any) -> Any:
-    """The model's outputs with every S6 layer forced to `scan` (then back to choosing by device)."""
-    layers = [module for module in model.modules() if hasattr(module, "scan")]
+def _forced(model: Any, form: tuple[str, str], inputs: Any) -> Any:
+    """The model's outputs with every layer that has the attribute `form[0]` set to `form[1]` (then back to
+    "auto", choosing by device or length)."""
+    attribute, value = form
+    layers = [module for module in model.modules() if hasattr(module, attribute)]
     for layer in layers:
-        layer.scan = scan
+        setattr(layer, attribute, value)
     try:
         return model(inputs)
     finally:
         for layer in layers:
-            layer.scan = "auto"
+            setattr(layer, attribute, "auto")
 
 
 def _step_timer(model: Any, forward: Callable[[Any], Any], x: Any, y: Any, steps: int) -> Callable[[], float]:

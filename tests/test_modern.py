@@ -71,13 +71,14 @@ def test_the_parallel_form_equals_the_sequential_one_forward_and_backward(name, 
     _assert_same_gradients(model, parallel, sequential)
 
 
-@pytest.mark.parametrize("scan", ["chunked", "looped"])
+@pytest.mark.parametrize("name, attribute, form", [("s6", "scan", "chunked"), ("s6", "scan", "looped"),
+                                                  ("mlstm", "form", "parallel"), ("mlstm", "form", "recurrent")])
 @pytest.mark.parametrize("steps", [1, 7, CHUNK * 2, 41])
-def test_both_s6_scans_equal_its_step_form(scan, steps):
-    model, x = _built("s6"), _inputs(False, steps)
+def test_every_training_form_equals_the_step_form(name, attribute, form, steps):
+    model, x = _built(name), _inputs(False, steps)
     for layer in model.modules():
-        if hasattr(layer, "scan"):
-            layer.scan = scan
+        if hasattr(layer, attribute):
+            setattr(layer, attribute, form)
     parallel, (sequential, _) = model(x), model.forward_with_states(x)
     assert torch.allclose(parallel, sequential, rtol=1e-9, atol=1e-10)
     _assert_same_gradients(model, parallel, sequential)

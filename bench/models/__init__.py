@@ -122,6 +122,15 @@ MLSTM_EXPANSION = ModelParam(expansion_factor, "a whole number 1..8",
                              "(default 2)")
 
 
+def _mlstm_floats(steps: int, hidden: int) -> float:
+    """mlstm's activations per unit and step: its parallel form keeps (T x T) decay, score and weight
+    matrices for each of its 4 heads, as attention does; beyond PARALLEL_STEPS its recurrent form keeps one
+    (d x d) memory per head and step, d = 2 x hidden / 4."""
+    from bench.models.modern import PARALLEL_STEPS
+
+    return 40 + (6 * 4 * steps / hidden if steps <= PARALLEL_STEPS else hidden)
+
+
 def _fused(floats: float) -> Callable[[int, int], float]:
     return lambda steps, hidden: floats
 
@@ -157,10 +166,9 @@ BUILT_IN: dict[str, ModelSpec] = {
     "s6": ModelSpec("selective SSM (S6) in Mamba's block: input-dependent step, B and C; chunked parallel scan "
                     "(Gu & Dao 2023)", 1, state_floats=_fused(400), params={"state": STATE, "expansion": S6_EXPANSION},
                     module=MODERN),
-    # the parallel form's (T x T) decay, score and weight matrices per head, as for attention
     "mlstm": ModelSpec("matrix-memory LSTM of xLSTM: exponential input gate, stabiliser, (d x d) memory per head; "
-                       "parallel form (Beck et al. 2024)", 1,
-                       state_floats=lambda steps, hidden: 40 + 6 * 4 * steps / hidden,
+                       "parallel form up to 256 steps, recurrent beyond (Beck et al. 2024)", 1,
+                       state_floats=lambda steps, hidden: _mlstm_floats(steps, hidden),
                        params={"heads": HEADS, "expansion": MLSTM_EXPANSION}, module=MODERN),
 }
 specs: dict[str, ModelSpec] = {}
