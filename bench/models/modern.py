@@ -174,7 +174,7 @@ class S6(nn.Module):
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """`scan` "auto": the parallel chunked scan on a GPU; on a CPU the looped scan, which is faster there
         (its steps are small, where the chunked scan writes every (step, channel, state) number log2(CHUNK)
-        times: 0.21x at L=200, docs/speed.md). "chunked" or "looped" force one. Both are tested equal to `step`."""
+        times: about 0.1-0.3x at L=200, docs/speed.md). "chunked" or "looped" force one. Both are tested equal to `step`."""
         x, z = self.in_proj(u).chunk(2, dim=-1)
         x = F.silu(self.conv(x.transpose(1, 2))[..., :u.shape[1]].transpose(1, 2))
         if self.scan == "chunked" or (self.scan == "auto" and u.is_cuda):
@@ -310,7 +310,7 @@ class MLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`form` "auto": the parallel form up to PARALLEL_STEPS steps, the recurrent one beyond (its T x T
-        matrices outgrow the recurrence: 2.2x faster at L=200, 0.19x at L=1000 on a CPU, docs/speed.md);
+        matrices outgrow the recurrence: about 2x faster at L=200, 0.19x at L=1000 on a CPU, docs/speed.md);
         "parallel" or "recurrent" force one. Both are tested equal to `step`."""
         if self.form == "recurrent" or (self.form == "auto" and x.shape[1] > PARALLEL_STEPS):
             state, outputs = self.initial_state(len(x), x), []
