@@ -163,8 +163,8 @@ BUILT_IN: dict[str, ModelSpec] = {
     "minlstm": ModelSpec("minLSTM, normalised input-only gates, log-space parallel scan (Feng et al. 2024)", 1,
                          state_floats=_fused(28), params={"expansion": EXPANSION}, module=MODERN),
     # the chunked scan's rounds keep (inner x state) numbers per step: 2 x 16 each, about a dozen of them
-    "s6": ModelSpec("selective SSM (S6) in Mamba's block: input-dependent step, B and C; chunked parallel scan "
-                    "(Gu & Dao 2023)", 1, state_floats=_fused(400), params={"state": STATE, "expansion": S6_EXPANSION},
+    "s6": ModelSpec("selective SSM (S6) in Mamba's block: input-dependent step, B and C; chunked parallel scan on "
+                    "a GPU, looped on a CPU (Gu & Dao 2023)", 1, state_floats=_fused(400), params={"state": STATE, "expansion": S6_EXPANSION},
                     module=MODERN),
     "mlstm": ModelSpec("matrix-memory LSTM of xLSTM: exponential input gate, stabiliser, (d x d) memory per head; "
                        "parallel form up to 256 steps, recurrent beyond (Beck et al. 2024)", 1,
