@@ -93,7 +93,9 @@ def test_no_output_depends_on_a_later_input(name):
         assert grad[:, t + 1:].abs().sum() == 0 and grad[:, :t + 1].abs().sum() > 0
 
 
-@pytest.mark.parametrize("name, steps", [("mingru", 5000), ("minlstm", 5000), ("s6", 5000), ("mlstm", 1500)])
+@pytest.mark.parametrize("name, steps", [("mingru", 5000), ("minlstm", 5000),
+                                         pytest.param("s6", 5000, marks=pytest.mark.slow),
+                                         pytest.param("mlstm", 1500, marks=pytest.mark.slow)])
 def test_long_sequences_stay_finite_in_float32(name, steps):
     torch.manual_seed(0)
     model = models.build(name, 3, 4, hidden=16, layers=2, tokens=False)

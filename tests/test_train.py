@@ -29,6 +29,7 @@ def test_steps_to_solve_have_the_resolution_of_one_batch_not_of_the_eval_cadence
     assert coarse["steps_to_solve"] % 50 != 0 and (coarse["loss"], coarse["accuracy"]) == (fine["loss"], fine["accuracy"])
 
 
+@pytest.mark.slow  # trains two whole budgets (the fast tier keeps the stop rule's other tests)
 def test_stop_budget_trains_the_whole_budget_and_still_records_the_solve():
     at_solve, to_budget = train_cell(_cell(steps=900)), train_cell(_cell(steps=900, stop="budget"))
     assert at_solve["status"] == to_budget["status"] == "solved"
