@@ -235,3 +235,15 @@ def test_a_probe_whose_training_diverges_says_so(bench_cli, tmp_path):
                        "--clip", "0", "--train-steps", "10", "--hidden", "8", "--out", tmp_path)
     assert result.code == 0 and "irnn: training stopped at step 1" in result.stderr
     assert json.loads(next((tmp_path / "probes").iterdir()).joinpath("probe.json").read_text())["diverged_at"] == {"irnn": 1}
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+def test_a_stacked_models_state_gets_a_gradient_at_every_step_the_last_included(name):
+    from bench import models as registry
+
+    torch.manual_seed(0)
+    model = registry.build(name, 3, 2, hidden=8, layers=2, tokens=False)
+    x = torch.randn(4, 12, 3)
+    assert torch.allclose(model(x), model.forward_with_states(x)[0], atol=1e-6)
+    profile, states = flow.gradient_profile(model, x, lambda out: out.square().mean(dim=(1, 2)))
+    assert states[0].shape[1] == 2 * (16 if name == "lstm" else 8) and (profile > 0).all()

@@ -185,21 +185,27 @@ class S6(nn.Module):
             y = looped_scan(dt, -torch.exp(self.A_log), x, B, C)
         return self.out_proj((y + x * self.D) * F.silu(z))
 
-    def step(self, u: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One time step: u (batch, width) and the carried state (batch, state_size) -> (output, new state).
-        The output is read from the new state tensor (the probe differentiates that tensor)."""
-        sizes = [self.inner * (CONV - 1), self.inner * self.state]
-        old_window, h = state.split(sizes, dim=1)
-        old_window = old_window.view(len(u), self.inner, CONV - 1)  # the last CONV - 1 inputs, oldest first
-        x, z = self.in_proj(u).chunk(2, dim=-1)
+    def advance(self, u: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """One time step of the state: u (batch, width), the carried state (batch, state_size) -> the new
+        state (the convolution's last CONV - 1 inputs, oldest first, then the SSM state)."""
+        old_window, h = self._split(state, len(u))
+        x = self.in_proj(u).chunk(2, dim=-1)[0]
         window = torch.cat([old_window[..., 1:], x[..., None]], dim=2)
         log_a, b, _ = self._selective(self._convolved(old_window, window))
-        h = torch.exp(log_a) * h.view(len(u), self.inner, self.state) + b
-        new = torch.cat([window.flatten(1), h.flatten(1)], dim=1)
-        window, h = (part.view(len(u), self.inner, -1) for part in new.split(sizes, dim=1))
-        x = self._convolved(old_window, window)
+        h = torch.exp(log_a) * h + b
+        return torch.cat([window.flatten(1), h.flatten(1)], dim=1)
+
+    def emit(self, u: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """The step's output, read from the new state (and the oldest input of the old one)."""
+        window, h = self._split(new, len(u))
+        x = self._convolved(self._split(old, len(u))[0], window)
+        z = self.in_proj(u).chunk(2, dim=-1)[1]
         y = (h * self._selective(x)[2][:, None, :]).sum(-1) + x * self.D
-        return self.out_proj(y * F.silu(z)), new
+        return self.out_proj(y * F.silu(z))
+
+    def _split(self, state: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        window, h = state.split([self.inner * (CONV - 1), self.inner * self.state], dim=1)
+        return window.view(batch, self.inner, CONV - 1), h.view(batch, self.inner, self.state)
 
     def _convolved(self, old_window: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
         """SiLU of the causal convolution at this step: the oldest input of the old window, then the new one."""
@@ -218,9 +224,11 @@ class MambaBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.mixer(self.norm(x))
 
-    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out, state = self.mixer.step(self.norm(x), state)
-        return x + out, state
+    def advance(self, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return self.mixer.advance(self.norm(x), state)
+
+    def emit(self, x: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        return x + self.mixer.emit(self.norm(x), old, new)
 
 
 class ScanBlock(nn.Module):
@@ -234,10 +242,13 @@ class ScanBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self._out(self.cell(self.norm(x)))
 
-    def step(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One time step: x (batch, width), the cell's previous state h -> (output, new state)."""
-        h = self.cell.step(self.norm(x), h)
-        return x + self._out(h), h
+    def advance(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """One time step of the cell's state: x (batch, width), its previous state h -> the new one."""
+        return self.cell.step(self.norm(x), h)
+
+    def emit(self, x: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """The step's output from the new state."""
+        return x + self._out(new)
 
     def _out(self, states: torch.Tensor) -> torch.Tensor:
         return F.glu(self.mix(F.gelu(states)), dim=-1)
@@ -261,20 +272,27 @@ class ScanNetwork(nn.Module):
         return self.readout(self.norm(h))
 
     def forward_with_states(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The same outputs computed one step at a time, and the whole state (every layer's) at every step:
-        each step reads the state tensor the step before produced, so the probe's gradients flow through it."""
+        """The same outputs computed one step at a time, and the whole state s_t (every layer's, stacked) at
+        every step. Each step reads the stacked tensor the step before produced, and its output is emitted
+        from the stacked tensor too (a second pass over the layers' outputs when there are several), so that
+        dL/ds_t is the partial derivative the probe wants: through the step's output and the next step,
+        never through another layer's state within the step."""
         inputs = self.encode(x)
         sizes = [block.state_size for block in self.blocks]
         state = torch.cat([block.initial_state(len(x), inputs) if hasattr(block, "initial_state")
                            else inputs.new_zeros(len(x), size) for block, size in zip(self.blocks, sizes)], dim=1)
         tops, states = [], []
         for u in inputs.unbind(1):  # unbind: one gradient stack in the backward, not T whole-size slices
-            updated = []
-            for block, h in zip(self.blocks, state.split(sizes, dim=1)):
-                u, h = block.step(u, h)
-                updated.append(h)
-            state = updated[0] if len(updated) == 1 else torch.cat(updated, dim=1)  # as recurrent.unroll stacks it
-            tops.append(u)
+            olds, news, top = state.split(sizes, dim=1), [], u
+            for block, old in zip(self.blocks, olds):
+                news.append(block.advance(top, old))
+                top = block.emit(top, old, news[-1])
+            state = news[0] if len(news) == 1 else torch.cat(news, dim=1)  # as recurrent.unroll stacks it
+            if len(news) > 1:  # the residual stream again, from the stacked state
+                top = u
+                for block, old, new in zip(self.blocks, olds, state.split(sizes, dim=1)):
+                    top = block.emit(top, old, new)
+            tops.append(top)
             states.append(state)
         return self.readout(self.norm(torch.stack(tops, 1))), states
 
@@ -335,21 +353,31 @@ class MLSTM(nn.Module):
 
     def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step: x (batch, width), state (batch, state_size) -> (h (batch, inner), new state)."""
-        heads, d = self.heads, self.head
-        C, n, m = state.split([heads * d * d, heads * d, heads], dim=1)
-        C, n = C.view(-1, heads, d, d), n.view(-1, heads, d)
-        q, k, v, input_gate, log_forget = self._projected(x)
+        new = self.advance(x, state)
+        return self.emit(x, state, new), new
+
+    def advance(self, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """The new state (C, n and the stabiliser m of each head) after input x."""
+        C, n, m = self._split(state)
+        _, k, v, input_gate, log_forget = self._projected(x)
         m_new = torch.maximum(log_forget + m, input_gate)
         forget, write = torch.exp(log_forget + m - m_new), torch.exp(input_gate - m_new)
         C = forget[..., None, None] * C + write[..., None, None] * v[..., :, None] * k[..., None, :]
         n = forget[..., None] * n + write[..., None] * k
-        new = torch.cat([C.flatten(1), n.flatten(1), m_new], dim=1)
-        C, n, m_new = new.split([heads * d * d, heads * d, heads], dim=1)  # read back: the output depends on it
-        C, n = C.view(-1, heads, d, d), n.view(-1, heads, d)
+        return torch.cat([C.flatten(1), n.flatten(1), m_new], dim=1)
+
+    def emit(self, x: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """h (batch, inner), read from the new state with this step's query and output gate."""
+        C, n, m = self._split(new)
+        q = self._projected(x)[0]
         numerator = (C @ q[..., None])[..., 0]
-        normaliser = torch.maximum((n * q).sum(-1).abs(), torch.exp(-m_new))
-        h = numerator / normaliser[..., None]
-        return torch.sigmoid(self.output_gate(x)) * h.flatten(1), new
+        normaliser = torch.maximum((n * q).sum(-1).abs(), torch.exp(-m))
+        return torch.sigmoid(self.output_gate(x)) * (numerator / normaliser[..., None]).flatten(1)
+
+    def _split(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        heads, d = self.heads, self.head
+        C, n, m = state.split([heads * d * d, heads * d, heads], dim=1)
+        return C.view(-1, heads, d, d), n.view(-1, heads, d), m
 
     def initial_state(self, batch: int, like: torch.Tensor) -> torch.Tensor:
         state = like.new_zeros(batch, self.state_size)
@@ -369,9 +397,11 @@ class MLSTMBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.out(self.cell(self.norm(x)))
 
-    def step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h, state = self.cell.step(self.norm(x), state)
-        return x + self.out(h), state
+    def advance(self, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return self.cell.advance(self.norm(x), state)
+
+    def emit(self, x: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        return x + self.out(self.cell.emit(self.norm(x), old, new))
 
     def initial_state(self, batch: int, like: torch.Tensor) -> torch.Tensor:
         return self.cell.initial_state(batch, like)

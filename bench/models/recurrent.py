@@ -117,7 +117,10 @@ def unroll(core: nn.RNNBase, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.
             inputs = new[:, :hidden]
         state = pieces[0] if layers == 1 else torch.cat(pieces, 1)
         states.append(state)
-        tops.append(inputs)
+        # the top layer's output read from the stacked state, so that the step's own output depends on it
+        # (the probe differentiates this tensor; a path from a lower layer through the top one within the
+        # step stays outside it, as a partial derivative with respect to the whole state should)
+        tops.append(state[:, (layers - 1) * width:(layers - 1) * width + hidden])
     return torch.stack(tops, 1), states
 
 
