@@ -63,7 +63,11 @@ class Reader(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for path in self.root.rglob("*"):
+            try:
+                paths = list(self.root.rglob("*"))
+            except FileNotFoundError:  # a folder vanished mid-walk (a writer's temporary one): walk again
+                continue
+            for path in paths:
                 if path.name.startswith(".") or path.suffix in (".tmp", ".lock") or not path.is_file():
                     continue
                 try:
