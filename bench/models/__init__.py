@@ -73,62 +73,44 @@ FORGET_BIAS = ModelParam(one_bias, "a number in [-20, 20]",
                          "forget-gate bias at initialisation (1: Jozefowicz et al. 2015, the Keras default)")
 
 
-def expansion_factor(text: str) -> int:
-    """`2` -> 2: the factor by which a cell's state is wider than the model's width, 1 to 8."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number (1 to 8)") from None
-    if not 1 <= value <= 8:
-        raise ValueError(f"{text!r}: give a whole number from 1 to 8")
-    return value
+MAX_EXPANSION = 8  # the widest a cell's state may be, in multiples of the model's width
+MLSTM_PARALLEL_STEPS = 256  # mlstm trains with its parallel form up to this length, its recurrent form beyond
 
 
-EXPANSION = ModelParam(expansion_factor, "a whole number 1..8",
-                       "the cell's state is this many times the width (default 1); a GLU mix maps it back")
-S6_EXPANSION = ModelParam(expansion_factor, "a whole number 1..8",
-                          "the inner width of the block is this many times the width (default 2, as in Mamba)")
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """A parser of `NAME:key=N` values: a whole number from `low` to `high` (ValueError saying so)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number ({low} to {high})") from None
+        if not low <= value <= high:
+            raise ValueError(f"{text!r}: give a whole number from {low} to {high}")
+        return value
+
+    return parse
 
 
-def state_size(text: str) -> int:
-    """`16` -> 16: numbers of SSM state per channel, 1 to 256."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number (1 to 256)") from None
-    if not 1 <= value <= 256:
-        raise ValueError(f"{text!r}: give a whole number from 1 to 256")
-    return value
+def _whole_param(low: int, high: int, help: str) -> ModelParam:
+    return ModelParam(whole_number(low, high), f"a whole number {low}..{high}", help)
 
 
-STATE = ModelParam(state_size, "a whole number 1..256", "SSM state numbers per channel (default 16, as in Mamba)")
-
-
-def head_count(text: str) -> int:
-    """`4` -> 4: attention-like heads of a matrix memory, 1 to 64."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number (1 to 64)") from None
-    if not 1 <= value <= 64:
-        raise ValueError(f"{text!r}: give a whole number from 1 to 64")
-    return value
-
-
-HEADS = ModelParam(head_count, "a whole number 1..64",
-                   "heads, each with its own (d x d) matrix memory and gates (default 4, as in xLSTM's mLSTM)")
-MLSTM_EXPANSION = ModelParam(expansion_factor, "a whole number 1..8",
-                             "the cell's inner width is this many times the width, rounded up to whole heads "
-                             "(default 2)")
+EXPANSION = _whole_param(1, MAX_EXPANSION,
+                         "the cell's state is this many times the width (default 1); a GLU mix maps it back")
+S6_EXPANSION = _whole_param(1, MAX_EXPANSION,
+                            "the inner width of the block is this many times the width (default 2, as in Mamba)")
+STATE = _whole_param(1, 256, "SSM state numbers per channel (default 16, as in Mamba)")
+HEADS = _whole_param(1, 64, "heads, each with its own (d x d) matrix memory and gates (default 4, as in xLSTM's mLSTM)")
+MLSTM_EXPANSION = _whole_param(1, MAX_EXPANSION, "the cell's inner width is this many times the width, rounded up "
+                                                 "to whole heads (default 2)")
 
 
 def _mlstm_floats(steps: int, hidden: int) -> float:
     """mlstm's activations per unit and step: its parallel form keeps (T x T) decay, score and weight
-    matrices for each of its 4 heads, as attention does; beyond PARALLEL_STEPS its recurrent form keeps one
+    matrices for each of its 4 heads, as attention does; beyond MLSTM_PARALLEL_STEPS its recurrent form keeps one
     (d x d) memory per head and step, d = 2 x hidden / 4."""
-    from bench.models.modern import PARALLEL_STEPS
-
-    return 40 + (6 * 4 * steps / hidden if steps <= PARALLEL_STEPS else hidden)
+    return 40 + (6 * 4 * steps / hidden if steps <= MLSTM_PARALLEL_STEPS else hidden)
 
 
 def _fused(floats: float) -> Callable[[int, int], float]:

@@ -52,7 +52,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-MAX_EXPANSION = 8
+from bench.models import MAX_EXPANSION, MLSTM_PARALLEL_STEPS as PARALLEL_STEPS  # declared with the models
+
 CHUNK = 16  # steps per chunk of the S6 scan: log2(CHUNK) vector rounds inside, a carried state between
 CONV = 4  # Mamba's causal depthwise convolution kernel
 
@@ -297,7 +298,6 @@ class ScanNetwork(nn.Module):
         return self.readout(self.norm(torch.stack(tops, 1))), states
 
 
-PARALLEL_STEPS = 256  # mlstm's parallel form up to this length, its recurrent form beyond
 MLSTM_START = -1e30  # m_0: the stabiliser before any input (minus infinity, kept finite for autograd)
 
 
